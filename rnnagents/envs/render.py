@@ -48,10 +48,15 @@ def draw_glimpse_frame(
             colour = BOX_COLOURS[k % len(BOX_COLOURS)]
             cv2.rectangle(frame, (int(col), int(row)), (int(col + size * f - 1),
                                                          int(row + size * f - 1)), colour, 2)
-    if caption:
-        cv2.putText(frame, caption, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 0), 1,
-                    cv2.LINE_AA)
-    return frame
+    return put_caption(frame, caption) if caption else frame
+
+
+def put_caption(frame: np.ndarray, text: str, line: int = 0) -> np.ndarray:
+    """Write ``text`` in the top-left corner of a copy of ``frame`` (line 0, 1, ... downwards)."""
+    out = frame.copy()
+    cv2.putText(out, text, (6, 20 + 20 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 0), 1,
+                cv2.LINE_AA)
+    return out
 
 
 def glimpse_panel(glimpse: np.ndarray, height: int) -> np.ndarray:

@@ -1,0 +1,5 @@
+"""``python -m rnnagents`` is the ``rnnagents`` command."""
+
+from rnnagents.cli import main
+
+main()

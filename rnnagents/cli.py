@@ -1,0 +1,204 @@
+"""The ``rnnagents`` command: environments, training, evaluation and watching."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from rnnagents.train.ram_config import PRESETS as RAM_PRESETS
+
+
+def _bool_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
+    parser.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None,
+                        help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnagents", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    env = sub.add_parser("env", help="list or look at the registered environments")
+    env_sub = env.add_subparsers(dest="env_command", required=True)
+    env_sub.add_parser("list", help="registered env ids with one-line descriptions")
+    show = env_sub.add_parser("show", help="render a few episodes' first frames to an image")
+    show.add_argument("env_id", help="a registered id, e.g. rnnagents/ClutteredMNIST60-v0")
+    show.add_argument("--out", required=True, help="output image (.png)")
+    show.add_argument("--episodes", type=int, default=4, help="number of episodes (default 4)")
+    show.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    show.add_argument("--data-dir", help="folder with MNIST-format IDX files")
+
+    train = sub.add_parser("train", help="train an agent")
+    train_sub = train.add_subparsers(dest="agent", required=True)
+    ram = train_sub.add_parser("ram", help="Recurrent Attention Model on a glimpse env")
+    ram.add_argument("--preset", choices=sorted(RAM_PRESETS), default="default",
+                     help="named config to start from (smoke: seconds; default; paper)")
+    ram.add_argument("--env", dest="env_id", help="glimpse env id (default of the preset: "
+                     "rnnagents/ClutteredMNIST60-v0)")
+    ram.add_argument("--glimpses", dest="n_glimpses", type=int,
+                     help="glimpses per image (default: the env's)")
+    ram.add_argument("--epochs", type=int, help="number of epochs")
+    ram.add_argument("--batches-per-epoch", type=int, help="training batches per epoch")
+    ram.add_argument("--batch-size", type=int, help="images per batch")
+    ram.add_argument("--lr", type=float, help="Adam learning rate")
+    ram.add_argument("--core", choices=["rnn", "lstm", "gru"], help="recurrent core")
+    ram.add_argument("--hidden-size", type=int, help="core state size")
+    ram.add_argument("--location-std", type=float, help="std of the Gaussian location policy")
+    ram.add_argument("--reinforce-weight", type=float, help="weight of the REINFORCE term")
+    _bool_flag(ram, "reinforce-trains-core",
+               "let REINFORCE train the core through h_t (the paper does; default off)")
+    _bool_flag(ram, "random-locations", "glimpse at uniformly random locations (an ablation)")
+    ram.add_argument("--valid-episodes", type=int, help="validation episodes per epoch")
+    ram.add_argument("--device", help="auto (CUDA when available), cpu or cuda")
+    ram.add_argument("--seed", type=int, help="random seed")
+    ram.add_argument("--data-dir", help="folder with the four MNIST-format IDX files "
+                     "(default: cache, then the offline 5,000-digit sample)")
+    ram.add_argument("--run-dir", help="run directory (default runs/ram-ENV-TIME)")
+    ram.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    ram.add_argument("--wandb", action="store_true",
+                     help="log to Weights & Biases (mode from WANDB_MODE)")
+    ram.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="evaluate a trained agent")
+    ev_sub = ev.add_subparsers(dest="agent", required=True)
+    ev_ram = ev_sub.add_parser("ram", help="error rate of a RAM run with a 95%% interval")
+    ev_ram.add_argument("run_dir", help="run directory of `rnnagents train ram`")
+    ev_ram.add_argument("--split", choices=["train", "validation", "test"], default="test",
+                        help="data split (default test)")
+    ev_ram.add_argument("--episodes", type=int, default=1000, help="episodes (default 1000)")
+    ev_ram.add_argument("--samples", type=int, default=1,
+                        help="also report M-sample Monte-Carlo averaging (M=1 always reported)")
+    ev_ram.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
+
+    watch = sub.add_parser("watch", help="video of a trained agent at work")
+    watch.add_argument("run_dir", help="a run directory")
+    watch.add_argument("--episodes", type=int, default=3, help="episodes to film (default 3)")
+    watch.add_argument("--out", help="output .mp4 or .gif (default RUN_DIR/watch.mp4)")
+    watch.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    return parser
+
+
+def cmd_env(args: argparse.Namespace) -> None:
+    import gymnasium as gym
+
+    from rnnagents.envs.registration import describe_envs
+
+    if args.env_command == "list":
+        for env_id, text in describe_envs().items():
+            print(f"{env_id:34s} {text}")
+        return
+    import cv2
+
+    from rnnagents.train.video import tile_frames
+
+    if args.episodes < 1:
+        raise ValueError("--episodes must be >= 1")
+    kwargs = {"data_dir": args.data_dir} if args.data_dir else {}
+    env = gym.make(args.env_id, render_mode="rgb_array", **kwargs)
+    frames = []
+    for i in range(args.episodes):
+        env.reset(seed=args.seed + i)
+        frames.append(env.render())
+    image = tile_frames([frames])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise ValueError(f"could not write image {out} (use a .png or .jpg name)")
+    print(f"wrote {out} ({args.episodes} episodes of {args.env_id})")
+
+
+def cmd_train_ram(args: argparse.Namespace) -> None:
+    from rnnagents.train.config import with_overrides
+    from rnnagents.train.ram_run import resume_config, run_ram
+    from rnnagents.train.run_dir import default_run_dir
+
+    if args.resume:
+        config = resume_config(args.resume, epochs=args.epochs, device=args.device)
+        run_dir = Path(args.resume)
+    else:
+        config = with_overrides(
+            RAM_PRESETS[args.preset],
+            env_id=args.env_id, n_glimpses=args.n_glimpses, epochs=args.epochs,
+            batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size, lr=args.lr,
+            core=args.core, hidden_size=args.hidden_size, location_std=args.location_std,
+            reinforce_weight=args.reinforce_weight,
+            reinforce_trains_core=args.reinforce_trains_core,
+            random_locations=args.random_locations, valid_episodes=args.valid_episodes,
+            device=args.device, seed=args.seed, data_dir=args.data_dir,
+        )
+        run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("ram", config.env_id)
+    print(f"run directory: {run_dir}")
+    report = run_ram(config, run_dir, resume=bool(args.resume), wandb=args.wandb,
+                     progress=not args.no_progress)
+    if report is None:
+        sys.exit(130)
+    lo, hi = report["error_ci95"]
+    print(f"test error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-{100 * hi:.2f}%, "
+          f"{report['episodes']} episodes, M=1); outputs in {run_dir}")
+
+
+def cmd_eval_ram(args: argparse.Namespace) -> None:
+    from rnnagents.train.config import resolve_device, write_json
+    from rnnagents.train.ram_eval import evaluate_ram
+    from rnnagents.train.ram_watch import load_ram
+
+    device = resolve_device(args.device)
+    model, config = load_ram(args.run_dir, device)
+    report = evaluate_ram(model, config, args.split, args.episodes, device, samples=args.samples)
+    lo, hi = report["error_ci95"]
+    line = (f"{args.split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
+            f"{100 * hi:.2f}%, {report['episodes']} episodes, M=1)")
+    if args.samples > 1:
+        line += f"; M={args.samples} averaged: {100 * report['error_mc']:.2f}%"
+    print(line)
+    if args.json_out:
+        write_json(args.json_out, report)
+
+
+def cmd_watch(args: argparse.Namespace) -> None:
+    from rnnagents.train.config import resolve_device
+    from rnnagents.train.ram_watch import FPS, episode_films, load_ram
+    from rnnagents.train.run_dir import read_run_config
+    from rnnagents.train.video import show_frames, write_video
+
+    agent, _ = read_run_config(args.run_dir)
+    if agent != "ram":
+        raise ValueError(f"watch does not know agent {agent!r} yet")
+    if args.episodes < 1:
+        raise ValueError("--episodes must be >= 1")
+    device = resolve_device(args.device)
+    model, config = load_ram(args.run_dir, device)
+    frames = [f for film in episode_films(model, config, args.episodes, device) for f in film]
+    out = write_video(frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4",
+                      fps=FPS)
+    print(f"wrote {out} ({len(frames)} frames, {args.episodes} episodes)")
+    show_frames(frames, fps=FPS)  # a window only where there is a display
+
+
+COMMANDS = {
+    ("env", None): cmd_env,
+    ("train", "ram"): cmd_train_ram,
+    ("eval", "ram"): cmd_eval_ram,
+    ("watch", None): cmd_watch,
+}
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"rnnagents: {category.__name__}: {message}\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    warnings.formatwarning = _one_line_warning  # notices read as one line, not a traceback
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[(args.command, getattr(args, "agent", None))](args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"rnnagents: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
