@@ -8,6 +8,9 @@ import sys
 import warnings
 from pathlib import Path
 
+import gymnasium as gym
+
+from rnnagents.train.checkpoint import CheckpointError
 from rnnagents.train.ram_config import PRESETS as RAM_PRESETS
 
 
@@ -82,8 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_env(args: argparse.Namespace) -> None:
-    import gymnasium as gym
-
     from rnnagents.envs.registration import describe_envs
 
     if args.env_command == "list":
@@ -195,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[(args.command, getattr(args, "agent", None))](args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, CheckpointError,
+            gym.error.Error) as err:
         print(f"rnnagents: error: {err}", file=sys.stderr)
         sys.exit(2)
 

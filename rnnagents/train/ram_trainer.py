@@ -81,6 +81,7 @@ class RAMTrainer:
         self.wandb = wandb
         self.envs = make_glimpse_vec_env(config.env_id, config.batch_size, "train",
                                          **config.env_kwargs())
+        torch.manual_seed(config.seed)  # the initial weights
         self.model = build_model(config, glimpse_pixels(self.envs), self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, config.lr_decay)

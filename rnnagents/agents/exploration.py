@@ -1,0 +1,93 @@
+"""Exploration policies that drive CarRacing to collect World Models' training frames.
+
+The VAE and MDN-RNN can only model what the collection shows them, so the policy must drive
+around the track, off it, through curves, at several speeds. A fresh uniform random action per
+frame does not: at 50 frames per second gas and brake cancel out and the steering averages to
+zero, so the car crawls and the episode shows one stretch of road. ``BrownianPolicy`` instead
+lets each action component follow its own Ornstein-Uhlenbeck process (a Brownian walk pulled
+back to a mean): actions change smoothly over about ``correlation_steps`` frames, the car
+commits to a steering direction long enough to turn, gas is biased positive so it moves, and
+brake is centered below zero so it only engages now and then. ``score_policy`` measures the
+difference instead of assuming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnagents.envs.carracing import drive, make_carracing, tiles_visited
+
+Policy = Callable[[np.ndarray], np.ndarray]
+"""Maps the current frame to an action ``[steer in [-1, 1], gas in [0, 1], brake in [0, 1]]``."""
+
+ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
+ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
+
+
+class BrownianPolicy:
+    """Smoothly varying random actions: one stationary OU process per action component.
+
+    Each component is ``mean + x`` clipped to its range, where ``x`` is an AR(1) process with
+    stationary standard deviation ``std`` and autocorrelation ``exp(-1 / correlation_steps)``.
+    The defaults were measured on CarRacing-v3 (see ``score_policy``): they cover far more track
+    than uniform random actions while still spinning out and leaving the road at times.
+    """
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        mean: Sequence[float] = (0.0, 0.6, -0.6),
+        std: Sequence[float] = (0.6, 0.4, 0.3),
+        correlation_steps: float = 15.0,
+    ) -> None:
+        self.rng = rng
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+        self.decay = float(np.exp(-1.0 / correlation_steps))
+        self.state = self.rng.normal(0.0, self.std)  # start from the stationary distribution
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        innovation = self.rng.normal(0.0, self.std * np.sqrt(1.0 - self.decay**2))
+        self.state = self.decay * self.state + innovation
+        return np.clip(self.mean + self.state, ACTION_LOW, ACTION_HIGH).astype(np.float32)
+
+
+class UniformRandomPolicy:
+    """A fresh uniformly random action every frame: the baseline ``BrownianPolicy`` beats."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return self.rng.uniform(ACTION_LOW, ACTION_HIGH).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DriveScore:
+    """How one episode of a policy went: total reward and fraction of the track covered."""
+
+    episode_return: float
+    tiles: float
+    steps: int
+
+
+def score_policy(
+    make_policy: Callable[[np.random.Generator], Policy],
+    track_seeds: Sequence[int],
+    max_steps: int,
+    seed: int = 0,
+) -> list[DriveScore]:
+    """Play ``make_policy(rng)`` once per track and report each episode's return and coverage."""
+    env = make_carracing()
+    scores = []
+    try:
+        for track_seed in track_seeds:
+            policy = make_policy(np.random.default_rng([seed, track_seed]))
+            rewards = [step.reward for step in drive(env, policy, track_seed, max_steps)]
+            scores.append(DriveScore(float(np.sum(rewards)), tiles_visited(env), len(rewards)))
+    finally:
+        env.close()
+    return scores

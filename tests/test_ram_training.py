@@ -1,0 +1,155 @@
+"""RAM training end to end: learning, exact resume, checkpoint refusal, W&B, eval, watch."""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY_ENV
+
+from rnnagents.train.checkpoint import CheckpointError, load_checkpoint
+from rnnagents.train.ram_config import PRESETS
+from rnnagents.train.ram_run import resume_config, run_ram
+from rnnagents.train.ram_trainer import RAMTrainer
+from rnnagents.train.run_logger import read_metrics
+from rnnagents.train.video import count_frames
+
+SMOKE = dataclasses.replace(PRESETS["smoke"], env_id=TINY_ENV, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("ram") / "run"
+    report = run_ram(dataclasses.replace(SMOKE, epochs=5), run_dir, progress=False)
+    return run_dir, report
+
+
+def test_smoke_run_learns_clearly_above_chance(trained_run):
+    run_dir, report = trained_run
+    metrics = [m for m in read_metrics(run_dir) if "epoch" in m]
+    assert [m["epoch"] for m in metrics] == [1, 2, 3, 4, 5]
+    assert read_metrics(run_dir)[-1]["test/error"] == report["error"]
+    # Chance is 90% error. 256 validation episodes: one binomial s.d. at chance is ~1.9%.
+    assert min(m["valid/error"] for m in metrics) < 0.75
+    assert report["error"] < 0.75 and report["split"] == "test"
+    assert report["episodes"] == 1000  # the whole test split of the offline sample
+    lo, hi = report["error_ci95"]
+    assert lo < report["error"] < hi
+    for name in ("config.json", "checkpoint.pt", "best.pt", "eval_test.json", "metrics.jsonl"):
+        assert (run_dir / name).exists()
+
+
+def final_weights(run_dir):
+    return load_checkpoint(Path(run_dir) / "checkpoint.pt", expected_kind="ram")["model"]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_after_epoch_matches_uninterrupted_run(tmp_path):
+    config = dataclasses.replace(SMOKE, batches_per_epoch=8, epochs=3, valid_episodes=64)
+    run_ram(config, tmp_path / "straight", progress=False)
+    run_ram(dataclasses.replace(config, epochs=2), tmp_path / "cut", progress=False)
+    resumed = resume_config(tmp_path / "cut", epochs=3)
+    run_ram(resumed, tmp_path / "cut", resume=True, progress=False)
+    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "cut"))
+    epochs = [m["epoch"] for m in read_metrics(tmp_path / "cut") if "epoch" in m]
+    assert epochs == [1, 2, 3]
+
+
+def cli(*args):
+    return [sys.executable, "-m", "rnnagents", *args]
+
+
+def test_ctrl_c_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
+    """A real SIGINT wherever it lands: checkpoint at the batch boundary, exact continuation."""
+    flags = ["--preset", "smoke", "--env", "rnnagents/MNIST28-v0", "--epochs", "3",
+             "--batches-per-epoch", "60", "--valid-episodes", "64", "--device", "cpu",
+             "--no-progress"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    subprocess.run(cli("train", "ram", *flags, "--run-dir", str(tmp_path / "straight")),
+                   check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(cli("train", "ram", *flags, "--run-dir", str(tmp_path / "cut")),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (tmp_path / "cut" / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # now somewhere inside epoch 2
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert b"Resume with" in err
+    saved = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    assert saved["epoch"] < 3
+    subprocess.run(cli("train", "ram", "--resume", str(tmp_path / "cut"), "--no-progress"),
+                   check=True, env=env, capture_output=True)
+    assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "cut"))
+
+
+def test_checkpoint_from_another_model_is_refused(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    other = dataclasses.replace(SMOKE, hidden_size=SMOKE.hidden_size * 2)
+    trainer = RAMTrainer(other, run_dir, progress=False)
+    with pytest.raises(CheckpointError, match="hidden_size"):
+        trainer.restore()
+    with pytest.raises(ValueError, match="cannot change \\['hidden_size'\\]"):
+        resume_config(run_dir, hidden_size=999)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        run_ram(SMOKE, run_dir, progress=False)
+
+
+def test_eval_and_watch_commands(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    out = subprocess.run(cli("eval", "ram", str(run_dir), "--episodes", "200", "--samples", "3",
+                             "--device", "cpu"), capture_output=True, text=True, check=False)
+    # The tiny env is registered only inside the test process, so the CLI must say so clearly.
+    assert out.returncode == 2 and "TinyClutteredMNIST" in out.stderr
+    from rnnagents.train.ram_eval import evaluate_ram
+    from rnnagents.train.ram_watch import episode_films, load_ram
+
+    model, config = load_ram(run_dir, torch.device("cpu"))
+    report = evaluate_ram(model, config, "test", 200, torch.device("cpu"), samples=3)
+    assert report["episodes"] == 200 and 0 <= report["error_mc"] <= 1
+    films = episode_films(model, config, 2, torch.device("cpu"))
+    assert [len(f) for f in films] == [5, 5]  # 4 glimpses + the answer
+
+
+def test_cli_train_eval_watch_end_to_end(tmp_path):
+    run_dir = tmp_path / "run"
+    flags = ["--preset", "smoke", "--env", "rnnagents/MNIST28-v0", "--epochs", "1",
+             "--batches-per-epoch", "5", "--valid-episodes", "32", "--no-progress"]
+    train = subprocess.run(cli("train", "ram", *flags, "--run-dir", str(run_dir)),
+                           capture_output=True, text=True, check=True)
+    assert "test error" in train.stdout
+    ev = subprocess.run(cli("eval", "ram", str(run_dir), "--episodes", "100", "--json",
+                            str(tmp_path / "e.json")), capture_output=True, text=True, check=True)
+    assert "test error" in ev.stdout and "M=1" in ev.stdout and (tmp_path / "e.json").exists()
+    video = tmp_path / "w.mp4"
+    subprocess.run(cli("watch", str(run_dir), "--episodes", "2", "--out", str(video)),
+                   check=True, capture_output=True)
+    assert count_frames(video) == 2 * (6 + 1)  # MNIST28: 6 glimpses + the answer, per episode
+
+
+def test_wandb_offline_run_records_metrics_media_and_model(tmp_path, monkeypatch):
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run_dir = tmp_path / "run"
+    config = dataclasses.replace(SMOKE, epochs=1, batches_per_epoch=3, valid_episodes=32)
+    run_ram(config, run_dir, wandb=True, progress=False)
+    offline = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    record = next(offline[0].glob("run-*.wandb")).read_bytes()
+    for key in (b"train/accuracy", b"valid/error", b"test/error", b"media/glimpses",
+                b"media/glimpse_paths", b"ram-run"):
+        assert key in record, key
+    assert list((offline[0] / "files" / "media").rglob("*.mp4"))
+    assert (run_dir / "wandb_id.txt").exists()
