@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	rm -rf $(RUN_DIR)  # the demo's own folder: every demo starts fresh
 	$(BIN)/rnnagents train ram --preset smoke --env rnnagents/ClutteredMNIST60-v0 --run-dir $(RUN_DIR)
 	$(BIN)/rnnagents eval ram $(RUN_DIR) --split test --episodes 1000
 	$(BIN)/rnnagents watch $(RUN_DIR) --episodes 3 --out $(RUN_DIR)/watch.mp4

@@ -27,8 +27,18 @@ def machine() -> dict:
 def report(name: str, results: dict, result_keys: list[str], command: str) -> None:
     """Write benchmarks/results/NAME.json and print ``RESULT k=v ...`` as the last line."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "command": command, "date": time.strftime("%Y-%m-%d %H:%M"),
-               "machine": machine(), **results}
+    payload = {
+        "benchmark": name,
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(),
+        **results,
+    }
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    print("RESULT " + " ".join(f"{k}={results[k]:.6g}" if isinstance(results[k], float)
-                               else f"{k}={results[k]}" for k in result_keys))
+    print(
+        "RESULT "
+        + " ".join(
+            f"{k}={results[k]:.6g}" if isinstance(results[k], float) else f"{k}={results[k]}"
+            for k in result_keys
+        )
+    )

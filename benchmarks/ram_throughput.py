@@ -27,8 +27,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--core", default="rnn")
     args = parser.parse_args()
-    config = dataclasses.replace(PRESETS["default"], env_id=args.env, batch_size=args.batch_size,
-                                 device=args.device, core=args.core)
+    config = dataclasses.replace(
+        PRESETS["default"],
+        env_id=args.env,
+        batch_size=args.batch_size,
+        device=args.device,
+        core=args.core,
+    )
     trainer = RAMTrainer(config, tempfile.mkdtemp(), progress=False)
     trainer.train_batch(seed=0)
     for _ in range(5):
@@ -38,11 +43,20 @@ def main() -> None:
         trainer.train_batch(seed=None)
     seconds = time.perf_counter() - start
     images_per_s = args.batches * args.batch_size / seconds
-    report("ram_throughput",
-           {"env": args.env, "batch_size": args.batch_size, "core": args.core,
-            "n_glimpses": trainer.envs.unwrapped.config.n_glimpses, "device": args.device,
-            "images_per_s": images_per_s, "seconds": seconds},
-           ["images_per_s"], " ".join(["python", *sys.argv]))
+    report(
+        "ram_throughput",
+        {
+            "env": args.env,
+            "batch_size": args.batch_size,
+            "core": args.core,
+            "n_glimpses": trainer.envs.unwrapped.config.n_glimpses,
+            "device": args.device,
+            "images_per_s": images_per_s,
+            "seconds": seconds,
+        },
+        ["images_per_s"],
+        " ".join(["python", *sys.argv]),
+    )
 
 
 if __name__ == "__main__":

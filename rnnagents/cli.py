@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -15,8 +14,9 @@ from rnnagents.train.ram_config import PRESETS as RAM_PRESETS
 
 
 def _bool_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
-    parser.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None,
-                        help=help_text)
+    parser.add_argument(
+        f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=help_text
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,12 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train an agent")
     train_sub = train.add_subparsers(dest="agent", required=True)
     ram = train_sub.add_parser("ram", help="Recurrent Attention Model on a glimpse env")
-    ram.add_argument("--preset", choices=sorted(RAM_PRESETS), default="default",
-                     help="named config to start from (smoke: seconds; default; paper)")
-    ram.add_argument("--env", dest="env_id", help="glimpse env id (default of the preset: "
-                     "rnnagents/ClutteredMNIST60-v0)")
-    ram.add_argument("--glimpses", dest="n_glimpses", type=int,
-                     help="glimpses per image (default: the env's)")
+    ram.add_argument(
+        "--preset",
+        choices=sorted(RAM_PRESETS),
+        default="default",
+        help="named config to start from (smoke: seconds; default; paper)",
+    )
+    ram.add_argument(
+        "--env",
+        dest="env_id",
+        help="glimpse env id (default of the preset: rnnagents/ClutteredMNIST60-v0)",
+    )
+    ram.add_argument(
+        "--glimpses", dest="n_glimpses", type=int, help="glimpses per image (default: the env's)"
+    )
     ram.add_argument("--epochs", type=int, help="number of epochs")
     ram.add_argument("--batches-per-epoch", type=int, help="training batches per epoch")
     ram.add_argument("--batch-size", type=int, help="images per batch")
@@ -50,29 +58,44 @@ def build_parser() -> argparse.ArgumentParser:
     ram.add_argument("--hidden-size", type=int, help="core state size")
     ram.add_argument("--location-std", type=float, help="std of the Gaussian location policy")
     ram.add_argument("--reinforce-weight", type=float, help="weight of the REINFORCE term")
-    _bool_flag(ram, "reinforce-trains-core",
-               "let REINFORCE train the core through h_t (the paper does; default off)")
+    _bool_flag(
+        ram,
+        "reinforce-trains-core",
+        "let REINFORCE train the core through h_t (the paper does; default off)",
+    )
     _bool_flag(ram, "random-locations", "glimpse at uniformly random locations (an ablation)")
     ram.add_argument("--valid-episodes", type=int, help="validation episodes per epoch")
     ram.add_argument("--device", help="auto (CUDA when available), cpu or cuda")
     ram.add_argument("--seed", type=int, help="random seed")
-    ram.add_argument("--data-dir", help="folder with the four MNIST-format IDX files "
-                     "(default: cache, then the offline 5,000-digit sample)")
+    ram.add_argument(
+        "--data-dir",
+        help="folder with the four MNIST-format IDX files "
+        "(default: cache, then the offline 5,000-digit sample)",
+    )
     ram.add_argument("--run-dir", help="run directory (default runs/ram-ENV-TIME)")
     ram.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    ram.add_argument("--wandb", action="store_true",
-                     help="log to Weights & Biases (mode from WANDB_MODE)")
+    ram.add_argument(
+        "--wandb", action="store_true", help="log to Weights & Biases (mode from WANDB_MODE)"
+    )
     ram.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ev = sub.add_parser("eval", help="evaluate a trained agent")
     ev_sub = ev.add_subparsers(dest="agent", required=True)
     ev_ram = ev_sub.add_parser("ram", help="error rate of a RAM run with a 95%% interval")
     ev_ram.add_argument("run_dir", help="run directory of `rnnagents train ram`")
-    ev_ram.add_argument("--split", choices=["train", "validation", "test"], default="test",
-                        help="data split (default test)")
+    ev_ram.add_argument(
+        "--split",
+        choices=["train", "validation", "test"],
+        default="test",
+        help="data split (default test)",
+    )
     ev_ram.add_argument("--episodes", type=int, default=1000, help="episodes (default 1000)")
-    ev_ram.add_argument("--samples", type=int, default=1,
-                        help="also report M-sample Monte-Carlo averaging (M=1 always reported)")
+    ev_ram.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="also report M-sample Monte-Carlo averaging (M=1 always reported)",
+    )
     ev_ram.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
 
@@ -122,23 +145,35 @@ def cmd_train_ram(args: argparse.Namespace) -> None:
     else:
         config = with_overrides(
             RAM_PRESETS[args.preset],
-            env_id=args.env_id, n_glimpses=args.n_glimpses, epochs=args.epochs,
-            batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size, lr=args.lr,
-            core=args.core, hidden_size=args.hidden_size, location_std=args.location_std,
+            env_id=args.env_id,
+            n_glimpses=args.n_glimpses,
+            epochs=args.epochs,
+            batches_per_epoch=args.batches_per_epoch,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            core=args.core,
+            hidden_size=args.hidden_size,
+            location_std=args.location_std,
             reinforce_weight=args.reinforce_weight,
             reinforce_trains_core=args.reinforce_trains_core,
-            random_locations=args.random_locations, valid_episodes=args.valid_episodes,
-            device=args.device, seed=args.seed, data_dir=args.data_dir,
+            random_locations=args.random_locations,
+            valid_episodes=args.valid_episodes,
+            device=args.device,
+            seed=args.seed,
+            data_dir=args.data_dir,
         )
         run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("ram", config.env_id)
     print(f"run directory: {run_dir}")
-    report = run_ram(config, run_dir, resume=bool(args.resume), wandb=args.wandb,
-                     progress=not args.no_progress)
+    report = run_ram(
+        config, run_dir, resume=bool(args.resume), wandb=args.wandb, progress=not args.no_progress
+    )
     if report is None:
         sys.exit(130)
     lo, hi = report["error_ci95"]
-    print(f"test error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-{100 * hi:.2f}%, "
-          f"{report['episodes']} episodes, M=1); outputs in {run_dir}")
+    print(
+        f"test error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-{100 * hi:.2f}%, "
+        f"{report['episodes']} episodes, M=1); outputs in {run_dir}"
+    )
 
 
 def cmd_eval_ram(args: argparse.Namespace) -> None:
@@ -150,8 +185,10 @@ def cmd_eval_ram(args: argparse.Namespace) -> None:
     model, config = load_ram(args.run_dir, device)
     report = evaluate_ram(model, config, args.split, args.episodes, device, samples=args.samples)
     lo, hi = report["error_ci95"]
-    line = (f"{args.split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
-            f"{100 * hi:.2f}%, {report['episodes']} episodes, M=1)")
+    line = (
+        f"{args.split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
+        f"{100 * hi:.2f}%, {report['episodes']} episodes, M=1)"
+    )
     if args.samples > 1:
         line += f"; M={args.samples} averaged: {100 * report['error_mc']:.2f}%"
     print(line)
@@ -173,8 +210,9 @@ def cmd_watch(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     model, config = load_ram(args.run_dir, device)
     frames = [f for film in episode_films(model, config, args.episodes, device) for f in film]
-    out = write_video(frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4",
-                      fps=FPS)
+    out = write_video(
+        frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=FPS
+    )
     print(f"wrote {out} ({len(frames)} frames, {args.episodes} episodes)")
     show_frames(frames, fps=FPS)  # a window only where there is a display
 
@@ -196,8 +234,13 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[(args.command, getattr(args, "agent", None))](args)
-    except (ValueError, FileNotFoundError, FileExistsError, CheckpointError,
-            gym.error.Error) as err:
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        CheckpointError,
+        gym.error.Error,
+    ) as err:
         print(f"rnnagents: error: {err}", file=sys.stderr)
         sys.exit(2)
 

@@ -127,13 +127,18 @@ def test_vector_env_equals_single_envs(env_id):
         np.testing.assert_array_equal(trunc_a, trunc_b)
         if term_a.any():
             np.testing.assert_array_equal(info_a["label"][term_a], info_b["label"][term_b])
-            np.testing.assert_array_equal(info_a["prediction"][term_a],
-                                          info_b["prediction"][term_b])
+            np.testing.assert_array_equal(
+                info_a["prediction"][term_a], info_b["prediction"][term_b]
+            )
 
 
 def test_vector_env_partial_reset_and_render():
-    env = gym.make_vec("rnnagents/ClutteredMNIST60-v0", num_envs=3,
-                       vectorization_mode="vector_entry_point", render_mode="rgb_array")
+    env = gym.make_vec(
+        "rnnagents/ClutteredMNIST60-v0",
+        num_envs=3,
+        vectorization_mode="vector_entry_point",
+        render_mode="rgb_array",
+    )
     obs, _ = env.reset(seed=0)
     before = env.unwrapped.task.canvases.copy()
     env.reset(options={"reset_mask": np.array([False, True, False])})
@@ -161,7 +166,9 @@ def test_clutter_only_adds_under_the_clip_rule():
     assert clutter.max() > 0 and canvas.max() <= 255
     for i in range(32):
         r, c = stacked.position[i]
-        np.testing.assert_array_equal(digit_layer[i, r:r + 28, c:c + 28], images[stacked.digit[i]])
+        np.testing.assert_array_equal(
+            digit_layer[i, r : r + 28, c : c + 28], images[stacked.digit[i]]
+        )
 
 
 def test_splits_never_share_digits():
@@ -212,8 +219,9 @@ def test_bad_actions(action, fragment):
 def test_step_before_reset():
     with pytest.raises(ResetNeeded):
         gym.make("rnnagents/ClutteredMNIST60-v0").unwrapped.step(act())
-    vec = gym.make_vec("rnnagents/ClutteredMNIST60-v0", num_envs=2,
-                       vectorization_mode="vector_entry_point")
+    vec = gym.make_vec(
+        "rnnagents/ClutteredMNIST60-v0", num_envs=2, vectorization_mode="vector_entry_point"
+    )
     with pytest.raises(ResetNeeded):
         vec.step(vec.action_space.sample())
 

@@ -115,8 +115,9 @@ def test_location_sample_follows_generator():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-@pytest.mark.parametrize("kwargs", [dict(core="transformer"), dict(location_std=0.0),
-                                    dict(hidden_size=0)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(core="transformer"), dict(location_std=0.0), dict(hidden_size=0)]
+)
 def test_bad_model_config(kwargs):
     with pytest.raises(ValueError):
         make(**kwargs)

@@ -71,14 +71,34 @@ def cli(*args):
 
 def test_ctrl_c_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     """A real SIGINT wherever it lands: checkpoint at the batch boundary, exact continuation."""
-    flags = ["--preset", "smoke", "--env", "rnnagents/MNIST28-v0", "--epochs", "3",
-             "--batches-per-epoch", "60", "--valid-episodes", "64", "--device", "cpu",
-             "--no-progress"]
+    flags = [
+        "--preset",
+        "smoke",
+        "--env",
+        "rnnagents/MNIST28-v0",
+        "--epochs",
+        "3",
+        "--batches-per-epoch",
+        "60",
+        "--valid-episodes",
+        "64",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    subprocess.run(cli("train", "ram", *flags, "--run-dir", str(tmp_path / "straight")),
-                   check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(cli("train", "ram", *flags, "--run-dir", str(tmp_path / "cut")),
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    subprocess.run(
+        cli("train", "ram", *flags, "--run-dir", str(tmp_path / "straight")),
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        cli("train", "ram", *flags, "--run-dir", str(tmp_path / "cut")),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while not (tmp_path / "cut" / "checkpoint.pt").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -89,8 +109,12 @@ def test_ctrl_c_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     assert b"Resume with" in err
     saved = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
     assert saved["epoch"] < 3
-    subprocess.run(cli("train", "ram", "--resume", str(tmp_path / "cut"), "--no-progress"),
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        cli("train", "ram", "--resume", str(tmp_path / "cut"), "--no-progress"),
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "cut"))
 
 
@@ -108,8 +132,12 @@ def test_checkpoint_from_another_model_is_refused(trained_run, tmp_path):
 
 def test_eval_and_watch_commands(trained_run, tmp_path):
     run_dir, _ = trained_run
-    out = subprocess.run(cli("eval", "ram", str(run_dir), "--episodes", "200", "--samples", "3",
-                             "--device", "cpu"), capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        cli("eval", "ram", str(run_dir), "--episodes", "200", "--samples", "3", "--device", "cpu"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     # The tiny env is registered only inside the test process, so the CLI must say so clearly.
     assert out.returncode == 2 and "TinyClutteredMNIST" in out.stderr
     from rnnagents.train.ram_eval import evaluate_ram
@@ -124,17 +152,39 @@ def test_eval_and_watch_commands(trained_run, tmp_path):
 
 def test_cli_train_eval_watch_end_to_end(tmp_path):
     run_dir = tmp_path / "run"
-    flags = ["--preset", "smoke", "--env", "rnnagents/MNIST28-v0", "--epochs", "1",
-             "--batches-per-epoch", "5", "--valid-episodes", "32", "--no-progress"]
-    train = subprocess.run(cli("train", "ram", *flags, "--run-dir", str(run_dir)),
-                           capture_output=True, text=True, check=True)
+    flags = [
+        "--preset",
+        "smoke",
+        "--env",
+        "rnnagents/MNIST28-v0",
+        "--epochs",
+        "1",
+        "--batches-per-epoch",
+        "5",
+        "--valid-episodes",
+        "32",
+        "--no-progress",
+    ]
+    train = subprocess.run(
+        cli("train", "ram", *flags, "--run-dir", str(run_dir)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "test error" in train.stdout
-    ev = subprocess.run(cli("eval", "ram", str(run_dir), "--episodes", "100", "--json",
-                            str(tmp_path / "e.json")), capture_output=True, text=True, check=True)
+    ev = subprocess.run(
+        cli("eval", "ram", str(run_dir), "--episodes", "100", "--json", str(tmp_path / "e.json")),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "test error" in ev.stdout and "M=1" in ev.stdout and (tmp_path / "e.json").exists()
     video = tmp_path / "w.mp4"
-    subprocess.run(cli("watch", str(run_dir), "--episodes", "2", "--out", str(video)),
-                   check=True, capture_output=True)
+    subprocess.run(
+        cli("watch", str(run_dir), "--episodes", "2", "--out", str(video)),
+        check=True,
+        capture_output=True,
+    )
     assert count_frames(video) == 2 * (6 + 1)  # MNIST28: 6 glimpses + the answer, per episode
 
 
@@ -148,8 +198,14 @@ def test_wandb_offline_run_records_metrics_media_and_model(tmp_path, monkeypatch
     offline = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
     record = next(offline[0].glob("run-*.wandb")).read_bytes()
-    for key in (b"train/accuracy", b"valid/error", b"test/error", b"media/glimpses",
-                b"media/glimpse_paths", b"ram-run"):
+    for key in (
+        b"train/accuracy",
+        b"valid/error",
+        b"test/error",
+        b"media/glimpses",
+        b"media/glimpse_paths",
+        b"ram-run",
+    ):
         assert key in record, key
     assert list((offline[0] / "files" / "media").rglob("*.mp4"))
     assert (run_dir / "wandb_id.txt").exists()

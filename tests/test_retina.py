@@ -32,9 +32,15 @@ def reference_glimpse(canvas, location, glimpse_size, n_scales, scale):
 CORNERS = [(-1, -1), (-1, 1), (1, -1), (1, 1), (0, 0), (1, 0), (0, -1), (-0.999, 0.999)]
 
 
-@pytest.mark.parametrize("canvas_size,glimpse_size,n_scales,scale", [
-    (28, 8, 1, 2), (60, 12, 3, 2), (100, 12, 4, 2), (31, 5, 2, 3),
-])
+@pytest.mark.parametrize(
+    "canvas_size,glimpse_size,n_scales,scale",
+    [
+        (28, 8, 1, 2),
+        (60, 12, 3, 2),
+        (100, 12, 4, 2),
+        (31, 5, 2, 3),
+    ],
+)
 def test_retina_matches_reference(canvas_size, glimpse_size, n_scales, scale):
     rng = np.random.default_rng(0)
     n = 24

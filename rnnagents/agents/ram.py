@@ -48,8 +48,14 @@ class RAMModelConfig:
             raise ValueError(f"core must be one of {CORES}, got {self.core!r}")
         if not self.location_std > 0:
             raise ValueError(f"location_std must be > 0, got {self.location_std}")
-        for name in ("glimpse_pixels", "glimpse_hidden", "location_hidden", "glimpse_features",
-                     "hidden_size", "n_classes"):
+        for name in (
+            "glimpse_pixels",
+            "glimpse_hidden",
+            "location_hidden",
+            "glimpse_features",
+            "hidden_size",
+            "n_classes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 

@@ -108,8 +108,13 @@ class ClutteredMNISTVectorEnv(VectorEnv):
             return None
         c = self.config
         return tuple(
-            draw_glimpse_frame(self.task.canvases[i], self.task.path[i, : self.task.steps[i]],
-                               c.glimpse_size, c.n_scales, c.scale)
+            draw_glimpse_frame(
+                self.task.canvases[i],
+                self.task.path[i, : self.task.steps[i]],
+                c.glimpse_size,
+                c.n_scales,
+                c.scale,
+            )
             for i in range(self.num_envs)
         )
 

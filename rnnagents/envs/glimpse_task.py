@@ -49,7 +49,9 @@ class GlimpseTaskConfig:
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if self.canvas_size < DIGIT_SIZE:
-            raise ValueError(f"canvas_size={self.canvas_size} is smaller than a {DIGIT_SIZE}px digit")
+            raise ValueError(
+                f"canvas_size={self.canvas_size} is smaller than a {DIGIT_SIZE}px digit"
+            )
         if self.glimpse_size > self.canvas_size:
             raise ValueError(
                 f"glimpse_size={self.glimpse_size} is larger than canvas_size={self.canvas_size}"
@@ -108,7 +110,9 @@ def _draw_bounds(config: GlimpseTaskConfig, n_digits: int) -> np.ndarray:
     return np.concatenate([[n_digits, free, free], np.repeat(per_piece, config.n_clutter)])
 
 
-def draw_episode(rng: np.random.Generator, n_digits: int, config: GlimpseTaskConfig) -> EpisodeDraws:
+def draw_episode(
+    rng: np.random.Generator, n_digits: int, config: GlimpseTaskConfig
+) -> EpisodeDraws:
     """One episode's draws from ``rng``, always in the same order (this fixes reproducibility)."""
     ints = rng.integers(_draw_bounds(config, n_digits))  # one call: an episode is one vector
     pieces = ints[3:].reshape(5, config.n_clutter)
@@ -218,6 +222,10 @@ class GlimpseTask:
     def _glimpse(self, which: np.ndarray, locations: np.ndarray) -> None:
         c = self.config
         self.last_glimpses[which] = extract_glimpses(
-            self.tables, np.asarray(locations, dtype=np.float64), c.glimpse_size, c.n_scales,
-            c.scale, episodes=which,
+            self.tables,
+            np.asarray(locations, dtype=np.float64),
+            c.glimpse_size,
+            c.n_scales,
+            c.scale,
+            episodes=which,
         )

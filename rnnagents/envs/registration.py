@@ -22,13 +22,15 @@ GLIMPSE_PRESETS: dict[str, tuple[str, dict]] = {
     ),
     "rnnagents/ClutteredMNIST60-v0": (
         "60x60 cluttered MNIST, 4 pieces of 8x8 clutter, 12x12 glimpse, 3 scales, 8 glimpses",
-        dict(canvas_size=60, glimpse_size=12, n_scales=3, n_glimpses=8, n_clutter=4,
-             clutter_size=8),
+        dict(
+            canvas_size=60, glimpse_size=12, n_scales=3, n_glimpses=8, n_clutter=4, clutter_size=8
+        ),
     ),
     "rnnagents/ClutteredMNIST100-v0": (
         "100x100 cluttered MNIST, 8 pieces of 8x8 clutter, 12x12 glimpse, 4 scales, 8 glimpses",
-        dict(canvas_size=100, glimpse_size=12, n_scales=4, n_glimpses=8, n_clutter=8,
-             clutter_size=8),
+        dict(
+            canvas_size=100, glimpse_size=12, n_scales=4, n_glimpses=8, n_clutter=8, clutter_size=8
+        ),
     ),
 }
 
@@ -36,8 +38,7 @@ GLIMPSE_PRESETS: dict[str, tuple[str, dict]] = {
 def register_envs() -> None:
     for env_id, (_, kwargs) in GLIMPSE_PRESETS.items():
         if env_id not in gym.registry:
-            gym.register(env_id, entry_point=ENTRY, vector_entry_point=VECTOR_ENTRY,
-                         kwargs=kwargs)
+            gym.register(env_id, entry_point=ENTRY, vector_entry_point=VECTOR_ENTRY, kwargs=kwargs)
 
 
 def describe_envs() -> dict[str, str]:

@@ -5,8 +5,8 @@ This is what people watch, so it is drawn large (canvas upscaled to ~300 px) wit
 
 from __future__ import annotations
 
-import numpy as np
 import cv2
+import numpy as np
 
 from rnnagents.envs.retina import patch_origins
 
@@ -27,16 +27,17 @@ def draw_glimpse_frame(
     scale: int = 2,
     caption: str | None = None,
 ) -> np.ndarray:
-    """RGB uint8 frame of the uint8 ``canvas`` [W, W] with the path ``path`` [T, 2] (x, y locations).
+    """RGB frame of the uint8 ``canvas`` [W, W] with the glimpse path ``path`` [T, 2] (x, y).
 
     The last location of the path gets one box per scale; earlier ones are joined by a line.
     """
     w = canvas.shape[0]
     f = upscale_factor(w)
-    frame = cv2.cvtColor(cv2.resize(canvas, (w * f, w * f), interpolation=cv2.INTER_NEAREST),
-                         cv2.COLOR_GRAY2RGB)
+    frame = cv2.cvtColor(
+        cv2.resize(canvas, (w * f, w * f), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2RGB
+    )
     centres = [tuple(int(v) for v in ((p + 1.0) * (w * f / 2.0))) for p in np.asarray(path)]
-    for a, b in zip(centres[:-1], centres[1:]):
+    for a, b in zip(centres[:-1], centres[1:], strict=True):
         cv2.line(frame, a, b, PATH_COLOUR, 1, cv2.LINE_AA)
     for c in centres:
         cv2.circle(frame, c, 3, PATH_COLOUR, -1, cv2.LINE_AA)
@@ -46,25 +47,39 @@ def draw_glimpse_frame(
         for k, size in enumerate(sizes):
             row, col = origins[k]
             colour = BOX_COLOURS[k % len(BOX_COLOURS)]
-            cv2.rectangle(frame, (int(col), int(row)), (int(col + size * f - 1),
-                                                         int(row + size * f - 1)), colour, 2)
+            cv2.rectangle(
+                frame,
+                (int(col), int(row)),
+                (int(col + size * f - 1), int(row + size * f - 1)),
+                colour,
+                2,
+            )
     return put_caption(frame, caption) if caption else frame
 
 
 def put_caption(frame: np.ndarray, text: str, line: int = 0) -> np.ndarray:
     """Write ``text`` in the top-left corner of a copy of ``frame`` (line 0, 1, ... downwards)."""
     out = frame.copy()
-    cv2.putText(out, text, (6, 20 + 20 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 0), 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        out,
+        text,
+        (6, 20 + 20 * line),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.55,
+        (255, 255, 0),
+        1,
+        cv2.LINE_AA,
+    )
     return out
 
 
 def glimpse_panel(glimpse: np.ndarray, height: int) -> np.ndarray:
-    """The agent's view: its ``n_scales`` patches [S, g, g] stacked vertically, RGB ``height`` tall."""
+    """The agent's view: its patches [S, g, g] stacked vertically, RGB, ``height`` tall."""
     patches = [(np.clip(p, 0, 1) * 255).astype(np.uint8) for p in glimpse]
     column = np.concatenate([np.pad(p, 1, constant_values=128) for p in patches], axis=0)
     f = max(1, height // column.shape[0])
-    big = cv2.resize(column, (column.shape[1] * f, column.shape[0] * f),
-                     interpolation=cv2.INTER_NEAREST)
+    big = cv2.resize(
+        column, (column.shape[1] * f, column.shape[0] * f), interpolation=cv2.INTER_NEAREST
+    )
     big = np.pad(big, ((0, max(0, height - big.shape[0])), (0, 0)))[:height]
     return cv2.cvtColor(big, cv2.COLOR_GRAY2RGB)

@@ -63,5 +63,10 @@ def extract_glimpses(
         + edges[:, :, 1, None, :]
     )  # [N, S, g+1, g+1]
     corners = tables.reshape(-1).take(flat)
-    sums = corners[..., 1:, 1:] - corners[..., :-1, 1:] - corners[..., 1:, :-1] + corners[..., :-1, :-1]
+    sums = (
+        corners[..., 1:, 1:]
+        - corners[..., :-1, 1:]
+        - corners[..., 1:, :-1]
+        + corners[..., :-1, :-1]
+    )
     return sums.astype(np.float32) * (1.0 / (255.0 * blocks**2)).astype(np.float32)[:, None, None]

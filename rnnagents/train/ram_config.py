@@ -9,8 +9,14 @@ from rnnagents.agents.ram import RAMModelConfig
 
 # Fields that must match for a checkpoint to be loaded into a model built from a config.
 MODEL_KEYS = (
-    "env_id", "n_glimpses", "core", "hidden_size", "glimpse_hidden", "location_hidden",
-    "glimpse_features", "random_locations",
+    "env_id",
+    "n_glimpses",
+    "core",
+    "hidden_size",
+    "glimpse_hidden",
+    "location_hidden",
+    "glimpse_features",
+    "random_locations",
 )
 
 
@@ -80,8 +86,15 @@ class RAMRunConfig:
 PRESETS: dict[str, RAMRunConfig] = {
     # Seconds on 2 CPU cores: what tests and `make demo` run.
     "smoke": RAMRunConfig(
-        hidden_size=128, glimpse_hidden=64, location_hidden=64, glimpse_features=128,
-        batch_size=64, batches_per_epoch=40, epochs=3, lr=3e-3, valid_episodes=256,
+        hidden_size=128,
+        glimpse_hidden=64,
+        location_hidden=64,
+        glimpse_features=128,
+        batch_size=64,
+        batches_per_epoch=40,
+        epochs=3,
+        lr=3e-3,
+        valid_episodes=256,
         media_every=1,
     ),
     # What this machine trains in tens of minutes.

@@ -27,14 +27,23 @@ class BatchResult:
     locations: np.ndarray  # [B, T, 2] every glimpse location, first one included
 
 
-def make_glimpse_vec_env(env_id: str, num_envs: int, split: str, **env_kwargs) -> gym.vector.VectorEnv:
+def make_glimpse_vec_env(
+    env_id: str, num_envs: int, split: str, **env_kwargs
+) -> gym.vector.VectorEnv:
     """The native vector env of a glimpse id (never a Python loop over sub-envs)."""
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                            split=split, **env_kwargs)
+        return gym.make_vec(
+            env_id,
+            num_envs=num_envs,
+            vectorization_mode="vector_entry_point",
+            split=split,
+            **env_kwargs,
+        )
     except gym.error.Error as err:
-        raise ValueError(f"cannot make glimpse env {env_id!r}: {err} "
-                         "(`rnnagents env list` shows the registered ids)") from err
+        raise ValueError(
+            f"cannot make glimpse env {env_id!r}: {err} "
+            "(`rnnagents env list` shows the registered ids)"
+        ) from err
 
 
 def glimpse_pixels(env: gym.vector.VectorEnv) -> int:
@@ -90,4 +99,3 @@ def play_batch(
         baselines=torch.stack(baselines, 1) if baselines else empty,
         locations=np.stack(locations, 1),
     )
-

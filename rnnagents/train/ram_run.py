@@ -25,8 +25,14 @@ def resume_config(run_dir: str | Path, **overrides) -> RAMRunConfig:
     return from_dict(RAMRunConfig, {**saved, **changed})
 
 
-def run_ram(config: RAMRunConfig, run_dir: str | Path, *, resume: bool = False,
-            wandb: bool = False, progress: bool = True) -> dict | None:
+def run_ram(
+    config: RAMRunConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    wandb: bool = False,
+    progress: bool = True,
+) -> dict | None:
     """Train (or continue) a RAM run; returns the test report, or None when stopped early."""
     run_dir = Path(run_dir)
     if not resume:
@@ -34,10 +40,13 @@ def run_ram(config: RAMRunConfig, run_dir: str | Path, *, resume: bool = False,
     trainer = RAMTrainer(config, run_dir, wandb=wandb, progress=progress)
     if resume:
         trainer.restore()
-    with RunLogger(run_dir, config.as_dict(), wandb=wandb,
-                   run_name=run_dir.name, project="rnnagents-ram") as logger:
+    with RunLogger(
+        run_dir, config.as_dict(), wandb=wandb, run_name=run_dir.name, project="rnnagents-ram"
+    ) as logger:
         if not trainer.run(logger):
-            print(f"Stopped; checkpoint saved. Resume with: rnnagents train ram --resume {run_dir}",
-                  file=sys.stderr)
+            print(
+                f"Stopped; checkpoint saved. Resume with: rnnagents train ram --resume {run_dir}",
+                file=sys.stderr,
+            )
             return None
         return finish_ram_run(trainer, logger)

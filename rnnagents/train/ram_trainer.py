@@ -72,15 +72,22 @@ def build_model(config: RAMRunConfig, glimpse_size_pixels: int, device) -> Recur
 class RAMTrainer:
     """Owns the model, optimizer, envs and random states of one run directory."""
 
-    def __init__(self, config: RAMRunConfig, run_dir: str | Path, *, wandb: bool = False,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        config: RAMRunConfig,
+        run_dir: str | Path,
+        *,
+        wandb: bool = False,
+        progress: bool = True,
+    ) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
         self.device = resolve_device(config.device)
         self.progress = progress
         self.wandb = wandb
-        self.envs = make_glimpse_vec_env(config.env_id, config.batch_size, "train",
-                                         **config.env_kwargs())
+        self.envs = make_glimpse_vec_env(
+            config.env_id, config.batch_size, "train", **config.env_kwargs()
+        )
         torch.manual_seed(config.seed)  # the initial weights
         self.model = build_model(config, glimpse_pixels(self.envs), self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -91,42 +98,56 @@ class RAMTrainer:
     # -- checkpoints ---------------------------------------------------------------------
     def save(self, path: Path | None = None) -> None:
         env_rngs = [g.bit_generator.state for g in self.envs.unwrapped.rngs or []]
-        save_checkpoint(path or self.run_dir / CHECKPOINT_FILE, {
-            "kind": KIND,
-            "config": self.config.as_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "generator": self.generator.get_state(),
-            "env_rngs": env_rngs,
-            "epoch": self.state.epoch,
-            "batch": self.state.batch,
-            "best_valid_error": self.state.best_valid_error,
-            "sums": vars(self.state.sums).copy(),
-        })
+        save_checkpoint(
+            path or self.run_dir / CHECKPOINT_FILE,
+            {
+                "kind": KIND,
+                "config": self.config.as_dict(),
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "generator": self.generator.get_state(),
+                "env_rngs": env_rngs,
+                "epoch": self.state.epoch,
+                "batch": self.state.batch,
+                "best_valid_error": self.state.best_valid_error,
+                "sums": vars(self.state.sums).copy(),
+            },
+        )
 
     def restore(self) -> None:
-        ckpt = load_checkpoint(self.run_dir / CHECKPOINT_FILE, expected_kind=KIND,
-                               expected_config=self.config.as_dict(), compare_keys=MODEL_KEYS)
+        ckpt = load_checkpoint(
+            self.run_dir / CHECKPOINT_FILE,
+            expected_kind=KIND,
+            expected_config=self.config.as_dict(),
+            compare_keys=MODEL_KEYS,
+        )
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.generator.set_state(ckpt["generator"])
         if ckpt["env_rngs"]:
             rngs = [np.random.Generator(np.random.PCG64()) for _ in ckpt["env_rngs"]]
-            for rng, state in zip(rngs, ckpt["env_rngs"]):
+            for rng, state in zip(rngs, ckpt["env_rngs"], strict=True):
                 rng.bit_generator.state = state
             self.envs.unwrapped.rngs = rngs
-        self.state = TrainState(ckpt["epoch"], ckpt["batch"], ckpt["best_valid_error"],
-                                EpochSums(**ckpt["sums"]))
+        self.state = TrainState(
+            ckpt["epoch"], ckpt["batch"], ckpt["best_valid_error"], EpochSums(**ckpt["sums"])
+        )
 
     # -- training ------------------------------------------------------------------------
     def train_batch(self, seed: int | None) -> None:
         c, sums = self.config, self.state.sums
         start = time.perf_counter()
         result = play_batch(self.model, self.envs, self.device, self.generator, seed=seed)
-        loss = ram_loss(result.logits, result.labels, result.reward, result.log_pis,
-                        result.baselines, c.reinforce_weight)
+        loss = ram_loss(
+            result.logits,
+            result.labels,
+            result.reward,
+            result.log_pis,
+            result.baselines,
+            c.reinforce_weight,
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
@@ -148,9 +169,13 @@ class RAMTrainer:
                 e = self.state.epoch
                 if self.state.batch == 0:
                     self.generator.manual_seed(epoch_seed(c.seed, e))
-                bar = tqdm(total=c.batches_per_epoch, initial=self.state.batch,
-                           desc=f"epoch {e + 1}/{c.epochs}", disable=not self.progress,
-                           leave=False)
+                bar = tqdm(
+                    total=c.batches_per_epoch,
+                    initial=self.state.batch,
+                    desc=f"epoch {e + 1}/{c.epochs}",
+                    disable=not self.progress,
+                    leave=False,
+                )
                 while self.state.batch < c.batches_per_epoch:
                     if stop.requested:
                         bar.close()
@@ -167,16 +192,24 @@ class RAMTrainer:
 
     def _postfix(self) -> dict[str, str]:
         m = self.state.sums.as_metrics()
-        return {"loss": f"{m['train/loss']:.3f}", "acc": f"{m['train/accuracy']:.3f}",
-                "img/s": f"{m['train/images_per_s']:.0f}"}
+        return {
+            "loss": f"{m['train/loss']:.3f}",
+            "acc": f"{m['train/accuracy']:.3f}",
+            "img/s": f"{m['train/images_per_s']:.0f}",
+        }
 
     def end_epoch(self, logger: RunLogger) -> None:
         c, s = self.config, self.state
         self.scheduler.step()
         valid = evaluate_ram(self.model, c, "validation", c.valid_episodes, self.device)
         metrics = s.sums.as_metrics()
-        metrics.update({"valid/error": valid["error"], "lr": self.scheduler.get_last_lr()[0],
-                        "epoch": s.epoch + 1})
+        metrics.update(
+            {
+                "valid/error": valid["error"],
+                "lr": self.scheduler.get_last_lr()[0],
+                "epoch": s.epoch + 1,
+            }
+        )
         s.epoch, s.batch, s.sums = s.epoch + 1, 0, EpochSums()
         improved = valid["error"] < s.best_valid_error
         if improved:
@@ -185,16 +218,19 @@ class RAMTrainer:
         self.save()
         if improved:
             self.save(self.run_dir / BEST_FILE)
-        if self.progress:
-            tqdm.write(f"epoch {s.epoch}: train acc {metrics['train/accuracy']:.3f}  "
-                       f"valid error {valid['error']:.3f}  {metrics['train/images_per_s']:.0f} img/s")
+        tqdm.write(
+            f"epoch {s.epoch}: train acc {metrics['train/accuracy']:.3f}  "
+            f"valid error {valid['error']:.3f}  {metrics['train/images_per_s']:.0f} img/s"
+        )
         if self.wandb and (s.epoch % c.media_every == 0 or s.epoch == c.epochs):
             from rnnagents.train.ram_watch import log_glimpse_media
 
             log_glimpse_media(self.model, c, self.device, self.run_dir, logger, s.epoch)
 
 
-def finish_ram_run(trainer: RAMTrainer, logger: RunLogger, test_episodes: int | None = None) -> dict:
+def finish_ram_run(
+    trainer: RAMTrainer, logger: RunLogger, test_episodes: int | None = None
+) -> dict:
     """Test-split evaluation of the best-on-validation weights; written to eval_test.json."""
     best = load_checkpoint(trainer.run_dir / BEST_FILE, expected_kind=KIND)
     trainer.model.load_state_dict(best["model"])

@@ -48,8 +48,9 @@ def episode_films(
     seed: int = EVAL_SEED,
 ) -> list[list[np.ndarray]]:
     """One list of frames per episode: a frame per glimpse, then one with the answer."""
-    envs = make_glimpse_vec_env(config.env_id, episodes, split, render_mode="rgb_array",
-                                **config.env_kwargs())
+    envs = make_glimpse_vec_env(
+        config.env_id, episodes, split, render_mode="rgb_array", **config.env_kwargs()
+    )
     n_glimpses = envs.unwrapped.config.n_glimpses
     films: list[list[np.ndarray]] = [[] for _ in range(episodes)]
 
@@ -63,7 +64,9 @@ def episode_films(
         labels = envs.unwrapped.task.labels
         for i, answer in enumerate(logits.argmax(-1).tolist()):
             verdict = "right" if answer == labels[i] else "wrong"
-            films[i].append(put_caption(films[i][-1], f"answer {answer} ({verdict}, true {labels[i]})", 1))
+            films[i].append(
+                put_caption(films[i][-1], f"answer {answer} ({verdict}, true {labels[i]})", 1)
+            )
 
     generator = torch.Generator(device=device).manual_seed(seed)
     play_batch(model, envs, device, generator, seed=seed, observer=film)
@@ -71,10 +74,15 @@ def episode_films(
     return films
 
 
-def log_glimpse_media(model, config: RAMRunConfig, device, run_dir: Path, logger: RunLogger,
-                      epoch: int) -> None:
+def log_glimpse_media(
+    model, config: RAMRunConfig, device, run_dir: Path, logger: RunLogger, epoch: int
+) -> None:
     """A short glimpse video and a figure of glimpse paths, for W&B during training."""
     films = episode_films(model, config, 4, device, split="validation")
-    video = write_video([f for film in films for f in film], run_dir / "media" / f"glimpses_{epoch:04d}.mp4", fps=FPS)
+    video = write_video(
+        [f for film in films for f in film],
+        run_dir / "media" / f"glimpses_{epoch:04d}.mp4",
+        fps=FPS,
+    )
     logger.log_video("media/glimpses", video, step=epoch)
     logger.log_image("media/glimpse_paths", tile_frames([[film[-1] for film in films]]), step=epoch)
