@@ -44,9 +44,10 @@ def test_gymnasium_check_env(env_id):
 def test_sb3_check_env_flat_and_dict():
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+    env = sb3_glimpse_env(gym.make("rnnagents/ClutteredMNIST60-v0"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sb3_check_env(sb3_glimpse_env(gym.make("rnnagents/ClutteredMNIST60-v0")))
+        sb3_check_env(env)
     assert [str(w.message) for w in caught] == []
     # The Dict version passes too; SB3 only remarks that the glimpse looks like a float image.
     sb3_check_env(sb3_glimpse_env(gym.make("rnnagents/ClutteredMNIST60-v0"), False), warn=False)

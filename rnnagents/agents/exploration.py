@@ -32,16 +32,26 @@ class BrownianPolicy:
 
     Each component is ``mean + x`` clipped to its range, where ``x`` is an AR(1) process with
     stationary standard deviation ``std`` and autocorrelation ``exp(-1 / correlation_steps)``.
-    The defaults were measured on CarRacing-v3 (see ``score_policy``): they cover far more track
-    than uniform random actions while still spinning out and leaving the road at times.
+    Brake is active whenever its process exceeds 0, about 9% of frames with these defaults.
+
+    The defaults were chosen by measurement with ``score_policy`` (mean fraction of track tiles
+    visited; uniform random actions for comparison):
+
+    * 300 steps, tracks 0-5: 0.055 (every track above 0.039) vs uniform 0.024 (at most 0.026);
+    * 1000 steps, 4 tracks: 0.12 vs uniform about 0.067.
+
+    Steering wider or slower (std 0.6 over 15 frames) spins the car onto the grass (0.03 of the
+    track in 1000 steps); nearly straight driving (std 0.1) reaches further but then runs off
+    the playfield, ending half the episodes early. Some episodes still end that way, which gives
+    the MDN-RNN's termination head its only positive examples.
     """
 
     def __init__(
         self,
         rng: np.random.Generator,
-        mean: Sequence[float] = (0.0, 0.6, -0.6),
-        std: Sequence[float] = (0.6, 0.4, 0.3),
-        correlation_steps: float = 15.0,
+        mean: Sequence[float] = (0.0, 0.3, -0.4),
+        std: Sequence[float] = (0.25, 0.3, 0.3),
+        correlation_steps: float = 10.0,
     ) -> None:
         self.rng = rng
         self.mean = np.asarray(mean, dtype=np.float64)
