@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnagents
-from rnnagents.envs.glimpse_task import GlimpseTaskConfig, compose_canvases, draw_episode
+from rnnagents.envs.glimpse_task import GlimpseTaskConfig, compose_canvases, draw_episodes
 from rnnagents.envs.mnist_data import load_digits
 from rnnagents.envs.registration import GLIMPSE_PRESETS
 from rnnagents.envs.sb3 import sb3_glimpse_env
@@ -152,11 +152,8 @@ def test_vector_env_partial_reset_and_render():
 def test_clutter_only_adds_under_the_clip_rule():
     config = GlimpseTaskConfig(canvas_size=60, n_clutter=8, clutter_size=8)
     images, _ = load_digits("train")
-    rng = np.random.default_rng(0)
-    draws = [draw_episode(rng, len(images), config) for _ in range(32)]
-    from rnnagents.envs.glimpse_task import stack_draws
-
-    stacked = stack_draws(draws)
+    rngs = [np.random.default_rng(seed) for seed in range(32)]
+    stacked = draw_episodes(rngs, len(images), config)
     canvas, digit_layer = compose_canvases(images, stacked, config)
     no_clutter = GlimpseTaskConfig(canvas_size=60, n_clutter=0)
     alone, _ = compose_canvases(images, stacked, no_clutter)

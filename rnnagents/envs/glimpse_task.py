@@ -110,30 +110,36 @@ def _draw_bounds(config: GlimpseTaskConfig, n_digits: int) -> np.ndarray:
     return np.concatenate([[n_digits, free, free], np.repeat(per_piece, config.n_clutter)])
 
 
-def draw_episode(
-    rng: np.random.Generator, n_digits: int, config: GlimpseTaskConfig
+def draw_episodes(
+    rngs: Sequence[np.random.Generator], n_digits: int, config: GlimpseTaskConfig
 ) -> EpisodeDraws:
-    """One episode's draws from ``rng``, always in the same order (this fixes reproducibility)."""
-    ints = rng.integers(_draw_bounds(config, n_digits))  # one call: an episode is one vector
-    pieces = ints[3:].reshape(5, config.n_clutter)
+    """One episode per generator, each drawn in a fixed order (this fixes reproducibility).
+
+    An episode's integers are a single ``integers`` call, then (if random) its first location.
+    """
+    bounds = _draw_bounds(config, n_digits)
+    ints = np.stack([rng.integers(bounds) for rng in rngs])
+    pieces = ints[:, 3:].reshape(len(ints), 5, config.n_clutter)
     if config.first_location == "random":
-        first = rng.uniform(-1.0, 1.0, size=(1, 2))
+        first = np.stack([rng.uniform(-1.0, 1.0, size=2) for rng in rngs])
     else:
-        first = np.zeros((1, 2))
+        first = np.zeros((len(ints), 2))
     return EpisodeDraws(
-        digit=ints[None, 0],
-        position=ints[None, 1:3],
-        clutter_digit=pieces[None, 0],
-        clutter_crop=pieces[1:3].T[None],
-        clutter_position=pieces[3:5].T[None],
+        digit=ints[:, 0],
+        position=ints[:, 1:3],
+        clutter_digit=pieces[:, 0],
+        clutter_crop=pieces[:, 1:3].transpose(0, 2, 1),
+        clutter_position=pieces[:, 3:5].transpose(0, 2, 1),
         first_location=first,
     )
 
 
-def stack_draws(draws: Sequence[EpisodeDraws]) -> EpisodeDraws:
-    return EpisodeDraws(
-        *(np.concatenate([getattr(d, f) for d in draws]) for f in EpisodeDraws.__dataclass_fields__)
-    )
+def _square_indices(planes: np.ndarray, top_left: np.ndarray, size: int, width: int) -> np.ndarray:
+    """Flat indices [N, size, size] of squares at ``top_left`` [N, 2] of ``planes`` [N] in a
+    stack of ``width x width`` planes: one 1-D gather/scatter instead of 3-D fancy indexing."""
+    offsets = np.arange(size)
+    base = planes * (width * width) + top_left[:, 0] * width + top_left[:, 1]
+    return base[:, None, None] + offsets[None, :, None] * width + offsets[None, None, :]
 
 
 def _paste(canvas: np.ndarray, pieces: np.ndarray, top_left: np.ndarray) -> None:
@@ -141,11 +147,8 @@ def _paste(canvas: np.ndarray, pieces: np.ndarray, top_left: np.ndarray) -> None
 
     Within one call each episode's target pixels are distinct, so ``+=`` never drops a sum.
     """
-    size = pieces.shape[1]
-    offsets = np.arange(size)
-    rows = top_left[:, 0, None] + offsets
-    cols = top_left[:, 1, None] + offsets
-    canvas[np.arange(len(canvas))[:, None, None], rows[:, :, None], cols[:, None, :]] += pieces
+    idx = _square_indices(np.arange(len(canvas)), top_left, pieces.shape[1], canvas.shape[1])
+    canvas.reshape(-1)[idx] += pieces
 
 
 def compose_canvases(
@@ -161,14 +164,12 @@ def compose_canvases(
     digit_layer = np.zeros((n, w, w), dtype=np.int16)
     _paste(digit_layer, images[draws.digit], draws.position)
     canvas = digit_layer.copy()
-    offsets = np.arange(c)
+    flat_images = images.reshape(-1)
     for piece in range(config.n_clutter):
-        crop = draws.clutter_crop[:, piece]
-        source = images[draws.clutter_digit[:, piece]]
-        rows = crop[:, 0, None] + offsets
-        cols = crop[:, 1, None] + offsets
-        cut = source[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-        _paste(canvas, cut, draws.clutter_position[:, piece])
+        crop = _square_indices(
+            draws.clutter_digit[:, piece], draws.clutter_crop[:, piece], c, DIGIT_SIZE
+        )
+        _paste(canvas, flat_images[crop], draws.clutter_position[:, piece])
     return np.minimum(canvas, 255).astype(np.uint8), digit_layer.astype(np.uint8)
 
 
@@ -192,7 +193,7 @@ class GlimpseTask:
 
     def reset(self, rngs: Sequence[np.random.Generator], which: np.ndarray) -> dict:
         """Start new episodes in the slots ``which`` (int indices), one generator per slot."""
-        draws = stack_draws([draw_episode(rngs[i], len(self.images), self.config) for i in which])
+        draws = draw_episodes([rngs[i] for i in which], len(self.images), self.config)
         canvas, _ = compose_canvases(self.images, draws, self.config)
         self.canvases[which] = canvas
         self.tables[which] = summed_area_tables(canvas)
