@@ -11,6 +11,7 @@ import gymnasium as gym
 
 from rnnagents.train.checkpoint import CheckpointError
 from rnnagents.train.ram_config import PRESETS as RAM_PRESETS
+from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
 
 
 def _bool_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
@@ -21,6 +22,12 @@ def _bool_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> No
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnagents", description=__doc__)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: torch's choice; 1 is often fastest "
+        "for these small networks on a busy machine)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     env = sub.add_parser("env", help="list or look at the registered environments")
@@ -79,6 +86,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ram.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    wm = train_sub.add_parser("worldmodel", help="World Models on CarRacing: every stage in order")
+    wm.add_argument(
+        "--preset",
+        choices=sorted(WM_PRESETS),
+        default="default",
+        help="smoke: minutes; default: 1-2 hours on 2 cores; paper: the paper's scale",
+    )
+    _worldmodel_flags(wm)
+    wm.add_argument("--resume", metavar="RUN_DIR", help="continue the pipeline in RUN_DIR")
+    for stage, text in (
+        ("vae", "train V on the collected frames (and encode them)"),
+        ("mdnrnn", "train M on the encoded latents"),
+        ("controller", "train C with CMA-ES inside M's dream"),
+    ):
+        stage_parser = train_sub.add_parser(stage, help=f"world-model stage: {text}")
+        stage_parser.add_argument("run_dir", help="world-model run directory")
+        stage_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        stage_parser.add_argument("--wandb", action="store_true", help="log to W&B")
+    col = sub.add_parser("collect", help="world-model stage: real CarRacing episodes to shards")
+    col.add_argument(
+        "--preset",
+        choices=sorted(WM_PRESETS),
+        default="default",
+        help="config for a new run directory",
+    )
+    _worldmodel_flags(col)
+
     ev = sub.add_parser("eval", help="evaluate a trained agent")
     ev_sub = ev.add_subparsers(dest="agent", required=True)
     ev_ram = ev_sub.add_parser("ram", help="error rate of a RAM run with a 95%% interval")
@@ -98,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev_ram.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
+    ev_wm = ev_sub.add_parser("worldmodel", help="score in the real CarRacing-v3 on unseen tracks")
+    ev_wm.add_argument("run_dir", help="run directory of `rnnagents train worldmodel`")
+    ev_wm.add_argument("--episodes", type=int, default=100, help="unseen tracks (default 100)")
+    ev_wm.add_argument("--workers", type=int, help="parallel env processes (default: the run's)")
+    ev_wm.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="skip the random / exploration / random-weights baselines",
+    )
 
     watch = sub.add_parser("watch", help="video of a trained agent at work")
     watch.add_argument("run_dir", help="a run directory")
@@ -105,6 +148,28 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--out", help="output .mp4 or .gif (default RUN_DIR/watch.mp4)")
     watch.add_argument("--device", default="auto", help="auto, cpu or cuda")
     return parser
+
+
+def _worldmodel_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-dir", help="run directory (default runs/worldmodel-TIME)")
+    parser.add_argument("--workers", type=int, help="parallel CarRacing processes")
+    parser.add_argument(
+        "--episodes", dest="collect_episodes", type=int, help="real episodes to collect"
+    )
+    parser.add_argument(
+        "--generations", dest="cmaes_generations", type=int, help="CMA-ES generations in the dream"
+    )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        help="extra collect/retrain rounds (not implemented yet: must be 0)",
+    )
+    parser.add_argument("--device", help="auto (CUDA when available), cpu or cuda")
+    parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument(
+        "--wandb", action="store_true", help="log to Weights & Biases (mode from WANDB_MODE)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def cmd_env(args: argparse.Namespace) -> None:
@@ -197,30 +262,157 @@ def cmd_eval_ram(args: argparse.Namespace) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> None:
-    from rnnagents.train.config import resolve_device
-    from rnnagents.train.ram_watch import FPS, episode_films, load_ram
     from rnnagents.train.run_dir import read_run_config
     from rnnagents.train.video import show_frames, write_video
 
     agent, _ = read_run_config(args.run_dir)
-    if agent != "ram":
-        raise ValueError(f"watch does not know agent {agent!r} yet")
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
-    device = resolve_device(args.device)
-    model, config = load_ram(args.run_dir, device)
-    frames = [f for film in episode_films(model, config, args.episodes, device) for f in film]
+    if agent == "ram":
+        from rnnagents.train.config import resolve_device
+        from rnnagents.train.ram_watch import FPS, episode_films, load_ram
+
+        device = resolve_device(args.device)
+        model, config = load_ram(args.run_dir, device)
+        frames = [f for film in episode_films(model, config, args.episodes, device) for f in film]
+        fps = FPS
+    elif agent == "worldmodel":
+        from rnnagents.train.worldmodel_watch import FPS, worldmodel_film
+
+        frames, fps = worldmodel_film(args.run_dir, args.episodes), FPS
+    else:
+        raise ValueError(f"watch does not know agent {agent!r}")
     out = write_video(
-        frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=FPS
+        frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=fps
     )
     print(f"wrote {out} ({len(frames)} frames, {args.episodes} episodes)")
-    show_frames(frames, fps=FPS)  # a window only where there is a display
+    show_frames(frames, fps=fps)  # a window only where there is a display
+
+
+def _new_worldmodel_config(args: argparse.Namespace):
+    from rnnagents.train.config import with_overrides
+
+    config = with_overrides(
+        WM_PRESETS[args.preset],
+        workers=args.workers,
+        collect_episodes=args.collect_episodes,
+        cmaes_generations=args.cmaes_generations,
+        iterations=args.iterations,
+        device=args.device,
+        seed=args.seed,
+    )
+    if config.iterations:
+        raise ValueError("--iterations > 0 (iterative training) is not implemented yet")
+    return config
+
+
+def _run_worldmodel_stages(
+    run_dir, config, stages, *, new: bool, wandb: bool, progress: bool, force: bool
+) -> None:
+    from rnnagents.train.worldmodel_pipeline import open_pipeline
+
+    pipeline, executor, logger = open_pipeline(
+        config, run_dir, new=new, wandb=wandb, progress=progress
+    )
+    with executor, logger:
+        for stage in stages:
+            pipeline.run_stage(stage, force=force)
+
+
+def cmd_train_worldmodel(args: argparse.Namespace) -> None:
+    from rnnagents.train.run_dir import default_run_dir
+    from rnnagents.train.worldmodel_pipeline import STAGES
+    from rnnagents.worldmodel.run_files import run_config
+
+    if args.resume:
+        run_dir, config = Path(args.resume), run_config(args.resume)
+    else:
+        config = _new_worldmodel_config(args)
+        run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("worldmodel")
+    print(f"run directory: {run_dir}")
+    _run_worldmodel_stages(
+        run_dir,
+        config,
+        STAGES,
+        new=not args.resume,
+        wandb=args.wandb,
+        progress=not args.no_progress,
+        force=False,
+    )
+    _print_worldmodel_eval(run_dir)
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    from rnnagents.train.run_dir import CONFIG_FILE, default_run_dir
+    from rnnagents.worldmodel.run_files import run_config
+
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("worldmodel")
+    new = not (run_dir / CONFIG_FILE).exists()
+    config = _new_worldmodel_config(args) if new else run_config(run_dir)
+    _run_worldmodel_stages(
+        run_dir,
+        config,
+        ["collect"],
+        new=new,
+        wandb=args.wandb,
+        progress=not args.no_progress,
+        force=True,
+    )
+
+
+def cmd_train_stage(args: argparse.Namespace) -> None:
+    from rnnagents.worldmodel.run_files import run_config
+
+    stages = {"vae": ["vae", "encode"], "mdnrnn": ["mdnrnn"], "controller": ["controller"]}
+    _run_worldmodel_stages(
+        args.run_dir,
+        run_config(args.run_dir),
+        stages[args.agent],
+        new=False,
+        wandb=args.wandb,
+        progress=not args.no_progress,
+        force=True,
+    )
+
+
+def _print_worldmodel_eval(run_dir) -> None:
+    import json
+
+    from rnnagents.train.worldmodel_eval import EVAL_FILE
+
+    report = json.loads((Path(run_dir) / EVAL_FILE).read_text())
+    order = ["controller", "dream", "controller_random_weights", "exploration", "random"]
+    for name in [n for n in order if n in report]:
+        part = report[name]
+        print(
+            f"{name:26s} {part['mean']:8.1f} +- {part['std']:6.1f}  ({part['episodes']} "
+            f"episodes{', in the dream' if name == 'dream' else ''})"
+        )
+
+
+def cmd_eval_worldmodel(args: argparse.Namespace) -> None:
+    from rnnagents.train.worldmodel_eval import evaluate_worldmodel
+    from rnnagents.worldmodel.executor import make_executor
+    from rnnagents.worldmodel.run_files import run_config
+
+    if args.episodes < 1:
+        raise ValueError("--episodes must be >= 1")
+    config = run_config(args.run_dir)
+    with make_executor(args.workers or config.workers) as executor:
+        evaluate_worldmodel(args.run_dir, args.episodes, executor, baselines=not args.no_baselines)
+    _print_worldmodel_eval(args.run_dir)
 
 
 COMMANDS = {
     ("env", None): cmd_env,
     ("train", "ram"): cmd_train_ram,
     ("eval", "ram"): cmd_eval_ram,
+    ("train", "worldmodel"): cmd_train_worldmodel,
+    ("train", "vae"): cmd_train_stage,
+    ("train", "mdnrnn"): cmd_train_stage,
+    ("train", "controller"): cmd_train_stage,
+    ("collect", None): cmd_collect,
+    ("eval", "worldmodel"): cmd_eval_worldmodel,
     ("watch", None): cmd_watch,
 }
 
@@ -232,6 +424,12 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 def main(argv: list[str] | None = None) -> None:
     warnings.formatwarning = _one_line_warning  # notices read as one line, not a traceback
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise SystemExit("rnnagents: error: --threads must be >= 1")
+        torch.set_num_threads(args.threads)
     try:
         COMMANDS[(args.command, getattr(args, "agent", None))](args)
     except (

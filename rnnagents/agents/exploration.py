@@ -18,13 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnagents.envs.carracing import drive, make_carracing, tiles_visited
+from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW, drive, make_carracing, tiles_visited
 
 Policy = Callable[[np.ndarray], np.ndarray]
 """Maps the current frame to an action ``[steer in [-1, 1], gas in [0, 1], brake in [0, 1]]``."""
 
-ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
-ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
 
 
 class BrownianPolicy:

@@ -18,6 +18,9 @@ import numpy as np
 ENV_ID = "CarRacing-v3"
 FRAME_SIZE = 64
 CROP_ROWS = 84  # rows 0..83 are the road; 84..95 the dashboard
+# CarRacing's action bounds: steer in [-1, 1], gas and brake in [0, 1].
+ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
+ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
 
 
 class CarRacingFrames(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):

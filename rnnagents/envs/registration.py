@@ -35,12 +35,19 @@ GLIMPSE_PRESETS: dict[str, tuple[str, dict]] = {
 }
 
 
+DREAM_ID = "rnnagents/Dream-v0"
+DREAM_TEXT = "CarRacing dreamed by a trained world model (make it with run_dir=RUN_DIR)"
+
+
 def register_envs() -> None:
     for env_id, (_, kwargs) in GLIMPSE_PRESETS.items():
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=ENTRY, vector_entry_point=VECTOR_ENTRY, kwargs=kwargs)
+    if DREAM_ID not in gym.registry:
+        gym.register(DREAM_ID, entry_point="rnnagents.envs.dream:DreamEnv")
 
 
 def describe_envs() -> dict[str, str]:
     """One line per registered rnnagents id, for ``rnnagents env list``."""
-    return {env_id: text for env_id, (text, _) in GLIMPSE_PRESETS.items()}
+    glimpse = {env_id: text for env_id, (text, _) in GLIMPSE_PRESETS.items()}
+    return {**glimpse, DREAM_ID: DREAM_TEXT}

@@ -62,6 +62,8 @@ class RunLogger:
             id_path.write_text(self._run.id + "\n", encoding="utf-8")
         metrics_path = self.run_dir / METRICS_FILE
         _drop_partial_last_line(metrics_path)
+        previous = read_metrics(self.run_dir) if metrics_path.exists() else []
+        self.last_step = max((record["step"] for record in previous), default=-1)
         self._metrics_file = metrics_path.open("a", encoding="utf-8")
 
     @property
@@ -82,6 +84,7 @@ class RunLogger:
         }
         self._metrics_file.write(json.dumps(record, allow_nan=False) + "\n")
         self._metrics_file.flush()
+        self.last_step = max(self.last_step, int(step))
         if self._run is not None:
             self._run.log(values, step=step)  # W&B charts NaN/inf itself
 
@@ -120,6 +123,31 @@ class RunLogger:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class StageLogger:
+    """One pipeline stage's view of a shared :class:`RunLogger`.
+
+    W&B wants a single increasing step per run, but every stage counts its own steps (epochs,
+    batches, generations). A stage's steps are shifted past every step logged before it began;
+    stages put their own counter inside their metrics (e.g. ``vae/epoch``).
+    """
+
+    def __init__(self, logger: RunLogger) -> None:
+        self.logger = logger
+        self.base = logger.last_step + 1
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.logger.log(metrics, self.base + step)
+
+    def log_video(self, key: str, path: str | os.PathLike, step: int) -> None:
+        self.logger.log_video(key, path, self.base + step)
+
+    def log_image(self, key: str, image: np.ndarray | str | os.PathLike, step: int) -> None:
+        self.logger.log_image(key, image, self.base + step)
+
+    def log_artifact(self, path: str | os.PathLike, name: str, type: str = "model") -> None:
+        self.logger.log_artifact(path, name, type)
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:

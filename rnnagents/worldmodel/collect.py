@@ -1,0 +1,164 @@
+"""Collect stage: real CarRacing-v3 episodes of the exploration policy, one shard each.
+
+Track seeds say which track an episode drives. Training data only ever uses seeds from
+``TRAIN_TRACK_SEEDS_START`` up to (excluding) ``EVAL_TRACK_SEEDS_START``, and evaluation only
+seeds from ``EVAL_TRACK_SEEDS_START`` on, so a controller is never scored on a track its world
+model was trained on. Each episode is an independent task (it builds its own env and policy,
+seeded from its track seed), so the result does not depend on how many workers ran it, and a
+collect that was interrupted resumes by skipping the shards already complete.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rnnagents.agents.exploration import BrownianPolicy
+from rnnagents.envs.carracing import drive, make_carracing
+from rnnagents.train.config import write_json
+from rnnagents.worldmodel.executor import Executor
+from rnnagents.worldmodel.shards import ShardError, read_shard, shard_path, write_shard
+
+TRAIN_TRACK_SEEDS_START = 0
+EVAL_TRACK_SEEDS_START = 1_000_000
+SUMMARY_FILE = "collect_summary.json"
+
+
+def train_track_seeds(count: int, start: int = 0) -> list[int]:
+    """``count`` training track seeds, ``start`` places into the training range."""
+    return list(range(TRAIN_TRACK_SEEDS_START + start, TRAIN_TRACK_SEEDS_START + start + count))
+
+
+def eval_track_seeds(count: int, start: int = 0) -> list[int]:
+    """``count`` evaluation track seeds, never used for training data."""
+    return list(range(EVAL_TRACK_SEEDS_START + start, EVAL_TRACK_SEEDS_START + start + count))
+
+
+def episode_name(track_seed: int) -> str:
+    return f"episode_{track_seed:07d}"
+
+
+@dataclass(frozen=True)
+class EpisodeTask:
+    """Everything a worker needs to play and store one episode (picklable)."""
+
+    out_dir: str
+    track_seed: int
+    max_steps: int
+    policy_seed: int
+
+
+def collect_episode(task: EpisodeTask) -> dict:
+    """Play one exploration episode, write its shard, return its summary (runs in a worker)."""
+    env = make_carracing()
+    policy = BrownianPolicy(np.random.default_rng([task.policy_seed, task.track_seed]))
+    try:
+        steps = list(drive(env, policy, task.track_seed, task.max_steps))
+    finally:
+        env.close()
+    episode = {
+        "frames": np.stack([step.frame for step in steps]),
+        "actions": np.stack([step.action for step in steps]),
+        "rewards": np.array([step.reward for step in steps], dtype=np.float32),
+        "terminations": np.array([step.terminated for step in steps], dtype=bool),
+        "episode_seed": task.track_seed,
+    }
+    write_shard(task.out_dir, episode_name(task.track_seed), episode)
+    return _summary(task.track_seed, episode)
+
+
+def _summary(track_seed: int, episode: dict) -> dict:
+    return {
+        "track_seed": track_seed,
+        "steps": len(episode["actions"]),
+        "return": float(np.sum(episode["rewards"], dtype=np.float64)),
+        "terminated": bool(episode["terminations"][-1]),
+    }
+
+
+def _existing_summary(out_dir: Path, track_seed: int) -> dict | None:
+    """The summary of an already complete shard, or None when it must be (re)collected."""
+    path = shard_path(out_dir, episode_name(track_seed))
+    if not path.exists():
+        return None
+    try:
+        return _summary(track_seed, read_shard(path))
+    except ShardError as err:
+        tqdm.write(f"recollecting {path.name}: {err}")
+        return None
+
+
+def collect(
+    out_dir: str | os.PathLike,
+    episodes: int,
+    max_steps: int,
+    seeds: Sequence[int] | None,
+    executor: Executor,
+    progress: bool = True,
+    policy_seed: int = 0,
+) -> dict:
+    """Collect ``episodes`` exploration episodes of at most ``max_steps`` into ``out_dir``.
+
+    ``seeds`` are the track seeds, one per episode (None: the first ``episodes`` training
+    seeds); evaluation seeds are refused. Episodes whose shard is already complete are skipped.
+    Writes and returns the summary: every episode's steps and return (the exploration
+    policy's score distribution) plus their mean/std/min/max.
+    """
+    seeds = train_track_seeds(episodes) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != episodes or len(set(seeds)) != episodes:
+        raise ValueError(f"need {episodes} distinct track seeds, got {len(set(seeds))}")
+    outside = [s for s in seeds if not TRAIN_TRACK_SEEDS_START <= s < EVAL_TRACK_SEEDS_START]
+    if outside:
+        raise ValueError(f"track seeds {outside[:5]} are outside the training range "
+                         f"[{TRAIN_TRACK_SEEDS_START}, {EVAL_TRACK_SEEDS_START})")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summaries = {seed: _existing_summary(out_dir, seed) for seed in seeds}
+    todo = [EpisodeTask(str(out_dir), seed, max_steps, policy_seed)
+            for seed, summary in summaries.items() if summary is None]
+    bar = tqdm(total=episodes, initial=episodes - len(todo), desc="collect", unit="episode",
+               disable=not progress)
+    collected_steps = 0
+    start = time.perf_counter()
+
+    def on_done(index: int, result: dict) -> None:
+        nonlocal collected_steps
+        collected_steps += result["steps"]
+        bar.update()
+        bar.set_postfix(steps_per_s=f"{collected_steps / (time.perf_counter() - start):.0f}")
+
+    try:
+        results = executor.map(collect_episode, todo, on_done=on_done)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    for result in results:
+        summaries[result["track_seed"]] = result
+    summary = _aggregate([summaries[seed] for seed in seeds])
+    summary.update({
+        "max_steps": max_steps,
+        "policy_seed": policy_seed,
+        "collected_now": len(todo),
+        "collected_steps_per_s": collected_steps / seconds if todo else None,
+    })
+    write_json(out_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def _aggregate(episodes: list[dict]) -> dict:
+    returns = np.array([e["return"] for e in episodes])
+    return {
+        "episodes": episodes,
+        "track_seeds": [e["track_seed"] for e in episodes],
+        "total_steps": int(sum(e["steps"] for e in episodes)),
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "return_min": float(returns.min()),
+        "return_max": float(returns.max()),
+    }

@@ -1,0 +1,120 @@
+"""The dream (batched and as a Gymnasium env), the controller, and CMA-ES in the dream."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from rnnagents.agents.controller import BatchedController, n_params
+from rnnagents.envs.dream import BatchedDream
+from rnnagents.train.controller_cmaes import dream_returns, train_controller
+from rnnagents.train.run_logger import RunLogger, read_metrics
+from rnnagents.worldmodel.mdnrnn import MDNRNN
+from rnnagents.worldmodel.vae import ConvVAE
+
+
+@pytest.fixture(scope="module")
+def parts():
+    torch.manual_seed(0)
+    mdnrnn = MDNRNN().eval()
+    starts = torch.stack([torch.randn(6, 32), torch.full((6, 32), -2.0)], 1)  # [K, 2, z]
+    return ConvVAE().eval(), mdnrnn, starts
+
+
+def test_controller_has_867_parameters_and_respects_bounds():
+    assert n_params() == 867
+    rng = np.random.default_rng(0)
+    params = rng.normal(0, 100, (3, 867))  # extreme weights saturate, never leave the bounds
+    controller = BatchedController(params, repeats=2)
+    z, h = torch.randn(6, 32) * 100, torch.randn(6, 256) * 100
+    actions = controller.act(z, h)
+    assert actions.shape == (6, 3)
+    assert actions[:, 0].abs().max() <= 1 and actions[:, 1:].min() >= 0
+    assert actions[:, 1:].max() <= 1
+    # Rows 2i and 2i+1 belong to candidate i.
+    same = BatchedController(params[1]).act(z[2:4], h[2:4])
+    torch.testing.assert_close(same, actions[2:4])
+    with pytest.raises(ValueError, match="867 parameters"):
+        BatchedController(np.zeros(10))
+
+
+def test_batched_dream_is_seeded_and_done_is_sticky(parts):
+    _, mdnrnn, starts = parts
+
+    def roll(seed):
+        dream = BatchedDream(mdnrnn, starts, 1.15, torch.Generator().manual_seed(seed))
+        z, h = dream.reset(4)
+        zs = [z]
+        for _ in range(5):
+            z, h, reward, done = dream.step(torch.zeros(4, 3))
+            zs.append(z)
+            assert reward.shape == done.shape == (4,) and h.shape == (4, 256)
+        return torch.stack(zs)
+
+    assert torch.equal(roll(1), roll(1)) and not torch.equal(roll(1), roll(2))
+    dream = BatchedDream(mdnrnn, starts, 1.0, torch.Generator().manual_seed(0))
+    dream.reset(2)
+    dream.done[0] = True
+    _, _, _, done = dream.step(torch.zeros(2, 3))
+    assert done[0]
+
+
+def test_dream_env_passes_check_env_and_is_deterministic(parts):
+    vae, mdnrnn, starts = parts
+    env = gym.make(
+        "rnnagents/Dream-v0",
+        vae=vae,
+        mdnrnn=mdnrnn,
+        start_latents=starts,
+        max_steps=20,
+        render_mode="rgb_array",
+    ).unwrapped
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env)
+    # z is a Gaussian sample, so the [z, h] observation is unbounded by nature: gymnasium's
+    # "minimum value is -infinity" / "maximum value is infinity" remarks are expected.
+    assert [str(w.message) for w in caught if "infinity" not in str(w.message)] == []
+
+    def trace(seed):
+        obs, _ = env.reset(seed=seed)
+        out = [obs]
+        for _ in range(5):
+            obs, reward, terminated, truncated, _ = env.step(np.array([0.5, 0.5, 0.0], np.float32))
+            out.append(obs)
+        return np.stack(out)
+
+    np.testing.assert_array_equal(trace(3), trace(3))
+    assert not np.array_equal(trace(3), trace(4))
+    assert env.render().shape == (256, 256, 3)
+    with pytest.raises(ValueError, match="outside"):
+        env.step(np.array([0.0, 2.0, 0.0], np.float32))
+
+
+def test_cmaes_in_the_dream_improves_and_resumes_the_same_search(parts, tmp_path):
+    _, mdnrnn, starts = parts
+    kwargs = dict(
+        popsize=8, rollouts=2, max_steps=15, seed=0, config={"test": True}, progress=False
+    )
+
+    def dream():
+        return BatchedDream(mdnrnn, starts, 1.0, torch.Generator())
+
+    straight, cut = tmp_path / "straight", tmp_path / "cut"
+    for d in (straight, cut):
+        d.mkdir()
+    with RunLogger(straight, {}) as logger:
+        final = train_controller(straight, dream(), generations=6, logger=logger, **kwargs)
+    with RunLogger(cut, {}) as logger:
+        train_controller(cut, dream(), generations=3, logger=logger, **kwargs)
+    with RunLogger(cut, {}) as logger:
+        resumed = train_controller(cut, dream(), generations=6, logger=logger, **kwargs)
+    np.testing.assert_array_equal(final, resumed)
+    means = [m["dream/mean"] for m in read_metrics(straight)]
+    assert [m["step"] for m in read_metrics(cut)] == [1, 2, 3, 4, 5, 6]
+    assert means[-1] > means[0]  # the search climbs M's (random) reward surface
+    returns = dream_returns(final[None], dream(), 4, 15)
+    assert returns.shape == (1, 4) and np.isfinite(returns).all()

@@ -1,0 +1,93 @@
+"""The World Models pipeline end to end on a tiny config, and its resume after a cut."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rnnagents.train.run_logger import RunLogger, read_metrics
+from rnnagents.train.video import count_frames
+from rnnagents.train.worldmodel_pipeline import STAGES, open_pipeline
+from rnnagents.worldmodel import run_files
+from rnnagents.worldmodel.config import PRESETS
+from rnnagents.worldmodel.shards import list_shards, read_shard
+
+TINY = dataclasses.replace(PRESETS["smoke"], collect_episodes=3, collect_max_steps=60, workers=1,
+                           dream_max_steps=40, eval_episodes=1, device="cpu")
+
+
+def run_pipeline(run_dir, new):
+    pipeline, executor, logger = open_pipeline(TINY, run_dir, new=new, progress=False)
+    with executor, logger:
+        pipeline.run_all()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("wm") / "run"
+    run_pipeline(run_dir, new=True)
+    return run_dir
+
+
+def test_pipeline_runs_every_stage(finished_run):
+    for stage in STAGES:
+        assert run_files.stage_done(finished_run, stage), stage
+    report = json.loads((finished_run / "eval.json").read_text())
+    for name in ("controller", "controller_random_weights", "random", "exploration", "dream"):
+        assert report[name]["episodes"] == 1
+    assert report["tracks"][0] >= 1_000_000  # evaluation tracks are never training tracks
+    summary = json.loads((finished_run / run_files.STAGES / "collect.json").read_text())
+    assert len(summary["episodes"]) == 3
+    keys = set().union(*(m.keys() for m in read_metrics(finished_run)))
+    assert {"vae/loss", "mdnrnn/loss", "dream/mean", "real/best_candidate"} <= keys
+    steps = [m["step"] for m in read_metrics(finished_run)]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one axis for W&B
+
+
+def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):
+    shards = list_shards(finished_run / run_files.ROLLOUTS)
+    kept, cut = shards[0], shards[1]
+    kept_mtime = kept.stat().st_mtime_ns
+    vae_mtime = (finished_run / run_files.VAE).stat().st_mtime_ns
+    # As if collection had died mid-write of one shard, everything after it never ran.
+    cut.write_bytes(cut.read_bytes()[:100])
+    for stage in STAGES:
+        (finished_run / run_files.STAGES / f"{stage}.json").unlink()
+    (finished_run / run_files.MDNRNN).unlink()
+    run_pipeline(finished_run, new=False)
+    assert all(run_files.stage_done(finished_run, stage) for stage in STAGES)
+    assert kept.stat().st_mtime_ns == kept_mtime  # complete shards are kept
+    assert len(read_shard(cut)["actions"]) > 0  # the half-written one was collected again
+    assert (finished_run / run_files.VAE).stat().st_mtime_ns >= vae_mtime
+    assert (finished_run / run_files.MDNRNN).exists()
+
+
+def test_watch_and_eval_commands_on_a_world_model_run(finished_run, tmp_path):
+    video = tmp_path / "wm.mp4"
+    cli = [sys.executable, "-m", "rnnagents", "--threads", "1"]
+    out = subprocess.run([*cli, "watch", str(finished_run), "--episodes", "1", "--out",
+                          str(video)], capture_output=True, text=True, check=True)
+    assert count_frames(video) == int(out.stdout.split("(")[1].split()[0]) > 0
+    ev = subprocess.run([*cli, "eval", "worldmodel", str(finished_run), "--episodes", "1",
+                         "--no-baselines"], capture_output=True, text=True, check=True)
+    assert "controller" in ev.stdout and "dream" in ev.stdout
+
+
+def test_stage_commands_refuse_other_runs(tmp_path):
+    ram_like = tmp_path / "ram"
+    ram_like.mkdir()
+    (ram_like / "config.json").write_text(json.dumps({"agent": "ram", "config": {}}))
+    out = subprocess.run([sys.executable, "-m", "rnnagents", "train", "mdnrnn", str(ram_like)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "not a world-model run" in out.stderr
+
+
+def test_logger_steps_continue_across_stage_loggers(tmp_path):
+    from rnnagents.train.run_logger import StageLogger
+
+    with RunLogger(tmp_path, {}) as logger:
+        StageLogger(logger).log({"a": 1.0}, step=5)
+        StageLogger(logger).log({"b": 2.0}, step=1)
+    assert [m["step"] for m in read_metrics(tmp_path)] == [5, 7]
