@@ -160,6 +160,9 @@ def _worldmodel_flags(parser: argparse.ArgumentParser) -> None:
         "--generations", dest="cmaes_generations", type=int, help="CMA-ES generations in the dream"
     )
     parser.add_argument(
+        "--eval-episodes", type=int, help="unseen real tracks in the final evaluation"
+    )
+    parser.add_argument(
         "--iterations",
         type=int,
         help="extra collect/retrain rounds (not implemented yet: must be 0)",
@@ -297,6 +300,7 @@ def _new_worldmodel_config(args: argparse.Namespace):
         workers=args.workers,
         collect_episodes=args.collect_episodes,
         cmaes_generations=args.cmaes_generations,
+        eval_episodes=args.eval_episodes,
         iterations=args.iterations,
         device=args.device,
         seed=args.seed,
