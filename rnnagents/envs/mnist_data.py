@@ -34,13 +34,14 @@ import hashlib
 import http.client
 import os
 import struct
-import tempfile
 import urllib.request
 import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from rnnagents.train.atomic import atomic_path
 
 __all__ = ["SPLITS", "DataError", "clear_cache", "load_digits", "read_idx"]
 
@@ -261,11 +262,10 @@ def _download(cache: Path) -> None:
 
 def _fetch(url: str, target: Path) -> None:
     """Download ``url`` to ``target`` via a temp file that is renamed only if its md5 matches."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
+    with atomic_path(target, suffix=".part") as tmp:
         digest = hashlib.md5(usedforsecurity=False)
         with (
-            os.fdopen(fd, "wb") as out,
+            open(tmp, "wb") as out,
             urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
         ):
             while chunk := response.read(1 << 20):
@@ -274,9 +274,6 @@ def _fetch(url: str, target: Path) -> None:
         expected = MD5SUMS[target.name]
         if digest.hexdigest() != expected:
             raise DataError(f"{url}: md5 {digest.hexdigest()}, expected {expected}")
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 @functools.cache

@@ -16,16 +16,16 @@ wall of ``size mismatch`` errors from ``load_state_dict``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from rnnagents.train.atomic import atomic_file
 
 FORMAT_VERSION = 1
 """Bumped whenever the payload layout changes in a way old readers cannot handle."""
@@ -55,36 +55,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     missing = [key for key in ("kind", "config") if key not in payload]
     if missing:
         raise ValueError(f"checkpoint payload lacks required key(s) {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            torch.save({**payload, "format_version": FORMAT_VERSION}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp creates the file 0600; a checkpoint should be readable like any other output.
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Persist the rename itself, so a power cut cannot bring the old file back.
-
-    Best effort: Windows cannot open directories and some filesystems refuse to fsync them; the
-    new checkpoint is already in place either way.
-    """
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_file(path) as file:
+        torch.save({**payload, "format_version": FORMAT_VERSION}, file)
 
 
 def load_checkpoint(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+
+from rnnagents.train.atomic import atomic_write_bytes
 
 C = TypeVar("C")
 
@@ -34,10 +35,7 @@ def from_dict(cls: type[C], data: dict) -> C:
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write JSON atomically (temp file + rename): a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def resolve_device(name: str) -> torch.device:

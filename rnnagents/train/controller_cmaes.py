@@ -9,7 +9,6 @@ returns the best single sample is an optimistic pick, the mean is not.
 
 from __future__ import annotations
 
-import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from tqdm.auto import trange
 
 from rnnagents.agents.controller import BatchedController, n_params
 from rnnagents.envs.dream import BatchedDream
+from rnnagents.train.atomic import atomic_write_bytes
 from rnnagents.train.checkpoint import save_checkpoint
 from rnnagents.train.run_logger import RunLogger
 
@@ -68,15 +68,6 @@ def dream_returns(
         if not alive.any():
             break
     return total.view(len(params), rollouts).cpu().numpy()
-
-
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_es(path: Path) -> cma.CMAEvolutionStrategy:
@@ -133,7 +124,7 @@ def train_controller(
         if real_scorer is not None and generation % real_check_every == 0:
             metrics["real/best_candidate"] = real_scorer(candidates[int(returns.argmax())])
         logger.log(metrics, step=generation)
-        _write_bytes_atomically(es_path, es.pickle_dumps())
+        atomic_write_bytes(es_path, es.pickle_dumps())
         save_checkpoint(
             run_dir / CONTROLLER_FILE,
             {

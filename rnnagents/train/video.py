@@ -7,14 +7,14 @@ QuickTime actually play; yuv420p needs even sizes, so odd frames are padded by o
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from rnnagents.train.atomic import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 _QUIT_KEYS = (ord("q"), 27)  # q or Esc stops playback early
@@ -39,20 +39,11 @@ def write_video(
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     frames = _checked_frames(frames)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=suffix) as tmp_name:
         if suffix == ".mp4":
             _write_mp4(frames, tmp_name, fps)
         else:
             _write_gif(frames, tmp_name, fps)
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; videos are meant to be shared
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
     return path
 
 

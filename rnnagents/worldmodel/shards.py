@@ -13,9 +13,7 @@ collection writes) and ``LATENTS`` (the VAE's encoding of a frame shard, what th
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rnnagents.envs.carracing import FRAME_SIZE
-from rnnagents.train.checkpoint import _fsync_directory
+from rnnagents.train.atomic import atomic_file
 
 SUFFIX = ".npz"
 ACTION_DIM = 3
@@ -109,20 +107,8 @@ def write_shard(
     arrays = {key: np.asarray(value) for key, value in episode.items()}
     path = shard_path(directory, name)
     schema.check(arrays, f"episode for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez_compressed(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; datasets are meant to be shared
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(path.parent)
+    with atomic_file(path) as file:
+        np.savez_compressed(file, **arrays)
     return path
 
 
