@@ -1,4 +1,4 @@
-"""The ``rnnagents`` command: environments, training, evaluation and watching."""
+"""The rnnagents command: environments, training, evaluation and watching."""
 
 from __future__ import annotations
 
