@@ -104,6 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
         stage_parser.add_argument("run_dir", help="world-model run directory")
         stage_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         stage_parser.add_argument("--wandb", action="store_true", help="log to W&B")
+    ppo = train_sub.add_parser(
+        "ppo", help="Stable-Baselines3 PPO / RecurrentPPO on any of our envs"
+    )
+    ppo.add_argument(
+        "--env",
+        dest="env_id",
+        required=True,
+        help="a glimpse id, CarRacing-v3, or dream:RUN_DIR (a world-model run)",
+    )
+    ppo.add_argument("--recurrent", action="store_true", help="sb3_contrib RecurrentPPO (LSTM)")
+    ppo.add_argument("--timesteps", type=int, help="environment steps (default 100000)")
+    ppo.add_argument("--n-envs", type=int, help="parallel envs (default 8)")
+    ppo.add_argument("--n-steps", type=int, help="rollout length per env (default: SB3's)")
+    ppo.add_argument("--batch-size", type=int, help="minibatch size (default: SB3's)")
+    ppo.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (3e-4)")
+    ppo.add_argument(
+        "--dict-obs",
+        action="store_true",
+        help="glimpse envs: keep the Dict observation (MultiInputPolicy)",
+    )
+    ppo.add_argument("--data-dir", help="glimpse envs: folder with MNIST-format IDX files")
+    ppo.add_argument("--device", help="auto, cpu or cuda")
+    ppo.add_argument("--seed", type=int, help="random seed")
+    ppo.add_argument("--run-dir", help="run directory (default runs/ppo-ENV-TIME)")
+    ppo.add_argument("--wandb", action="store_true", help="log to W&B (mode from WANDB_MODE)")
+    ppo.add_argument("--no-progress", action="store_true", help="no progress bar")
     col = sub.add_parser("collect", help="world-model stage: real CarRacing episodes to shards")
     col.add_argument(
         "--preset",
@@ -132,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev_ram.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
+    ev_ppo = ev_sub.add_parser("ppo", help="error rate of a PPO run on a glimpse env (95%% CI)")
+    ev_ppo.add_argument("run_dir", help="run directory of `rnnagents train ppo`")
+    ev_ppo.add_argument("--split", choices=["train", "validation", "test"], default="test")
+    ev_ppo.add_argument("--episodes", type=int, default=1000, help="episodes (default 1000)")
     ev_wm = ev_sub.add_parser("worldmodel", help="score in the real CarRacing-v3 on unseen tracks")
     ev_wm.add_argument("run_dir", help="run directory of `rnnagents train worldmodel`")
     ev_wm.add_argument("--episodes", type=int, default=100, help="unseen tracks (default 100)")
@@ -292,6 +322,46 @@ def cmd_watch(args: argparse.Namespace) -> None:
     show_frames(frames, fps=fps)  # a window only where there is a display
 
 
+def cmd_train_ppo(args: argparse.Namespace) -> None:
+    from rnnagents.train.ppo import PPORunConfig, is_glimpse_id, train_ppo
+    from rnnagents.train.run_dir import default_run_dir
+
+    given = dict(
+        recurrent=args.recurrent,
+        timesteps=args.timesteps,
+        n_envs=args.n_envs,
+        n_steps=args.n_steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        dict_obs=args.dict_obs,
+        data_dir=args.data_dir,
+        device=args.device,
+        seed=args.seed,
+    )
+    config = PPORunConfig(args.env_id, **{k: v for k, v in given.items() if v is not None})
+    name = args.env_id.replace(":", "-")
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("ppo", name)
+    print(f"run directory: {run_dir}")
+    train_ppo(config, run_dir, wandb=args.wandb, progress=not args.no_progress)
+    if is_glimpse_id(config.env_id):
+        args.run_dir, args.split, args.episodes = str(run_dir), "test", 1000
+        cmd_eval_ppo(args)
+
+
+def cmd_eval_ppo(args: argparse.Namespace) -> None:
+    from rnnagents.train.ppo import evaluate_ppo_glimpse, is_glimpse_id, load_ppo
+
+    model, config = load_ppo(args.run_dir)
+    if not is_glimpse_id(config.env_id):
+        raise ValueError(f"eval ppo scores glimpse-env runs; {config.env_id!r} is not one yet")
+    report = evaluate_ppo_glimpse(model, config, split=args.split, episodes=args.episodes)
+    lo, hi = report["error_ci95"]
+    print(
+        f"{args.split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
+        f"{100 * hi:.2f}%, {report['episodes']} episodes, M=1)"
+    )
+
+
 def _new_worldmodel_config(args: argparse.Namespace):
     from rnnagents.train.config import with_overrides
 
@@ -412,6 +482,8 @@ COMMANDS = {
     ("train", "ram"): cmd_train_ram,
     ("eval", "ram"): cmd_eval_ram,
     ("train", "worldmodel"): cmd_train_worldmodel,
+    ("train", "ppo"): cmd_train_ppo,
+    ("eval", "ppo"): cmd_eval_ppo,
     ("train", "vae"): cmd_train_stage,
     ("train", "mdnrnn"): cmd_train_stage,
     ("train", "controller"): cmd_train_stage,

@@ -1,6 +1,10 @@
 """Test-wide settings: offline, no network, no W&B login, quiet data notice."""
 
 import os
+import time
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("RNNAGENTS_NO_DOWNLOAD", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -28,3 +32,34 @@ if TINY_ENV not in gym.registry:
             canvas_size=32, glimpse_size=8, n_scales=3, n_glimpses=4, n_clutter=2, clutter_size=8
         ),
     )
+
+
+@pytest.fixture
+def offline_wandb(tmp_path, monkeypatch):
+    """Keep every W&B file in tmp_path and never touch the network."""
+    for name, sub in [
+        ("WANDB_DIR", "wandb_dir"),
+        ("WANDB_CACHE_DIR", "cache"),
+        ("WANDB_CONFIG_DIR", "config"),
+        ("WANDB_DATA_DIR", "data"),
+    ]:
+        (tmp_path / sub).mkdir()
+        monkeypatch.setenv(name, str(tmp_path / sub))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONSOLE", "off")
+    monkeypatch.delenv("WANDB_RUN_ID", raising=False)
+
+
+def read_wandb_record(path: Path, names: list[bytes], timeout: float = 60.0) -> bytes:
+    """The offline run's transaction log once it holds every name in ``names``.
+
+    wandb 0.31's ``finish()`` can return before its writer process has flushed the log (seen on
+    a loaded machine: the file held only its header), so a reader waits for it, bounded.
+    """
+    deadline = time.monotonic() + timeout
+    data = path.read_bytes()
+    while any(name not in data for name in names) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        data = path.read_bytes()
+    return data

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_ENV
+from conftest import TINY_ENV, read_wandb_record
 
 from rnnagents.train.checkpoint import CheckpointError, load_checkpoint
 from rnnagents.train.ram_config import PRESETS
@@ -188,24 +188,23 @@ def test_cli_train_eval_watch_end_to_end(tmp_path):
     assert count_frames(video) == 2 * (6 + 1)  # MNIST28: 6 glimpses + the answer, per episode
 
 
-def test_wandb_offline_run_records_metrics_media_and_model(tmp_path, monkeypatch):
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        monkeypatch.setenv(var, str(tmp_path / var.lower()))
-    monkeypatch.setenv("WANDB_MODE", "offline")
+@pytest.mark.usefixtures("offline_wandb")
+def test_wandb_offline_run_records_metrics_media_and_model(tmp_path):
     run_dir = tmp_path / "run"
     config = dataclasses.replace(SMOKE, epochs=1, batches_per_epoch=3, valid_episodes=32)
     run_ram(config, run_dir, wandb=True, progress=False)
     offline = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
-    record = next(offline[0].glob("run-*.wandb")).read_bytes()
-    for key in (
+    keys = [
         b"train/accuracy",
         b"valid/error",
         b"test/error",
         b"media/glimpses",
         b"media/glimpse_paths",
         b"ram-run",
-    ):
+    ]
+    record = read_wandb_record(next(offline[0].glob("run-*.wandb")), keys)
+    for key in keys:
         assert key in record, key
     assert list((offline[0] / "files" / "media").rglob("*.mp4"))
     assert (run_dir / "wandb_id.txt").exists()

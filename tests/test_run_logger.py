@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from conftest import read_wandb_record
 
 from rnnagents.train.run_logger import RunLogger, read_metrics
 from rnnagents.train.video import write_video
@@ -88,23 +89,6 @@ def test_wandb_is_not_imported_without_wandb(tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
 
 
-@pytest.fixture
-def offline_wandb(tmp_path, monkeypatch):
-    """Keep every W&B file in tmp_path and never touch the network."""
-    for name, sub in [
-        ("WANDB_DIR", "wandb_dir"),
-        ("WANDB_CACHE_DIR", "cache"),
-        ("WANDB_CONFIG_DIR", "config"),
-        ("WANDB_DATA_DIR", "data"),
-    ]:
-        (tmp_path / sub).mkdir()
-        monkeypatch.setenv(name, str(tmp_path / sub))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.setenv("WANDB_CONSOLE", "off")
-    monkeypatch.delenv("WANDB_RUN_ID", raising=False)
-
-
 def test_wandb_offline_run_records_metrics_config_media_and_resumes_same_run(
     tmp_path, offline_wandb
 ):
@@ -130,8 +114,9 @@ def test_wandb_offline_run_records_metrics_config_media_and_resumes_same_run(
 
     assert (run_dir / "wandb_id.txt").read_text().strip() == run_id
     [offline_dir] = (run_dir / "wandb").glob(f"offline-run-*-{run_id}")
-    records = (offline_dir / f"run-{run_id}.wandb").read_bytes()
-    for name in [b"loss", b"accuracy", b"hidden_size", b"ram-checkpoint"]:
+    names = [b"loss", b"accuracy", b"hidden_size", b"ram-checkpoint"]
+    records = read_wandb_record(offline_dir / f"run-{run_id}.wandb", names)
+    for name in names:
         assert name in records  # what `wandb sync` would upload
     assert list((offline_dir / "files" / "media" / "images").glob("canvas_1_*.png"))
     assert list((offline_dir / "files" / "media" / "videos").glob("episode_1_*.gif"))

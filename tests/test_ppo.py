@@ -1,0 +1,249 @@
+"""Stable-Baselines3 PPO / RecurrentPPO on our envs: env checks, training, save/load, logging."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from conftest import read_wandb_record
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_checker import check_env
+
+from rnnagents.envs.carracing_sb3 import TrainTrackSeeds, make_carracing_sb3_env
+from rnnagents.envs.registration import DREAM_ID, GLIMPSE_PRESETS
+from rnnagents.envs.sb3 import sb3_glimpse_env
+from rnnagents.train.ppo import (
+    PPORunConfig,
+    evaluate_ppo_glimpse,
+    glimpse_vec_env,
+    load_ppo,
+    make_train_env,
+    train_ppo,
+)
+from rnnagents.train.ram_rollout import make_glimpse_vec_env
+from rnnagents.train.run_dir import start_run_dir
+from rnnagents.train.run_logger import read_metrics
+from rnnagents.worldmodel.collect import EVAL_TRACK_SEEDS_START
+from rnnagents.worldmodel.mdnrnn import MDNRNN
+from rnnagents.worldmodel.vae import ConvVAE
+
+MNIST28 = "rnnagents/MNIST28-v0"
+TINY = dict(timesteps=256, n_envs=2, n_steps=64, batch_size=64, device="cpu")
+SB3_KEYS = ("train/value_loss", "rollout/ep_rew_mean")
+
+
+@pytest.mark.parametrize("env_id", sorted(GLIMPSE_PRESETS))
+def test_every_glimpse_id_passes_sb3_check_env(env_id):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(sb3_glimpse_env(gym.make(env_id)))
+    assert [str(w.message) for w in caught if "full MNIST" not in str(w.message)] == []
+    check_env(sb3_glimpse_env(gym.make(env_id), flatten_observation=False), warn=False)
+
+
+def test_glimpse_vec_env_plays_the_episodes_of_the_native_vector_env():
+    """What lets evaluate_ppo_glimpse and evaluate_ram score the same test episodes."""
+    n, seed = 3, 11
+    native = make_glimpse_vec_env(MNIST28, n, "test")
+    envs = glimpse_vec_env(PPORunConfig(MNIST28), "test", n, seed)
+    envs.reset()
+    for episode in range(2):
+        native.reset(seed=[seed + i for i in range(n)] if episode == 0 else None)
+        canvases = np.stack([env.unwrapped.task.canvases[0] for env in envs.envs])
+        np.testing.assert_array_equal(canvases, native.unwrapped.task.canvases)
+        for _ in range(native.unwrapped.config.n_glimpses):
+            envs.step(np.zeros((n, 12), np.float32))
+
+
+@pytest.fixture
+def tiny_dream(monkeypatch):
+    """A random-weight world model stands in for a run directory's V, M and start latents."""
+    torch.manual_seed(0)
+    parts = ConvVAE().eval(), MDNRNN().eval(), torch.randn(4, 2, 32)
+    monkeypatch.setattr("rnnagents.worldmodel.load.load_dream_parts", lambda run_dir: parts)
+    return parts
+
+
+def test_dream_passes_sb3_check_env_and_ppo_trains_in_it(tiny_dream, tmp_path):
+    vae, mdnrnn, starts = tiny_dream
+    check_env(gym.make(DREAM_ID, vae=vae, mdnrnn=mdnrnn, start_latents=starts), warn=False)
+    config = PPORunConfig("dream:some/run", **{**TINY, "timesteps": 64, "n_steps": 32})
+    envs = make_train_env(config)
+    obs = envs.reset()
+    assert obs.shape == (2, 32 + 256)
+    envs.close()
+    train_ppo(config, tmp_path / "run", progress=False)  # actions are clipped into the bounds
+    assert (tmp_path / "run" / "model.zip").exists()
+
+
+def test_carracing_sb3_env_is_preprocessed_channels_first_and_steps():
+    envs = make_carracing_sb3_env(n_envs=2, seed=0)
+    assert envs.observation_space.shape == (2, 64, 64)
+    obs = envs.reset()
+    assert obs.shape == (2, 2, 64, 64) and obs.dtype == np.uint8
+    for _ in range(3):
+        obs, reward, done, _ = envs.step(np.array([[0.0, 1.0, 0.0]] * 2, np.float32))
+    assert obs.shape == (2, 2, 64, 64) and reward.shape == (2,)
+    envs.close()
+    with pytest.raises(ValueError, match="training tracks"):
+        make_carracing_sb3_env(n_envs=2, seed=EVAL_TRACK_SEEDS_START - 1)
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["cnn", "cnn-lstm"])
+def test_ppo_trains_on_carracing_frames(tmp_path, recurrent):
+    config = PPORunConfig(
+        "CarRacing-v3", recurrent=recurrent, **{**TINY, "timesteps": 32, "n_steps": 16}
+    )
+    model, _ = load_ppo(train_ppo(config, tmp_path / "run", progress=False))
+    assert type(model.policy).__name__.endswith("CnnPolicy")
+    assert model.observation_space.shape == (2, 64, 64)
+
+
+def test_train_track_seeds_step_by_the_number_of_sub_envs_and_stay_in_range():
+    env = TrainTrackSeeds(gym.make("CartPole-v1"), stride=3)
+    env.reset(seed=5)
+    second, _ = env.reset()
+    np.testing.assert_array_equal(second, gym.make("CartPole-v1").reset(seed=8)[0])
+    with pytest.raises(ValueError, match="outside the training range"):
+        env.reset(seed=EVAL_TRACK_SEEDS_START)
+    with pytest.raises(ValueError, match="needs a track seed"):
+        TrainTrackSeeds(gym.make("CartPole-v1"), stride=1).reset()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(env_id="nope/Nothing-v0"), "unknown env"),
+        (dict(env_id="dream:"), "unknown env"),
+        (dict(env_id="CarRacing-v3", dict_obs=True), "glimpse envs only"),
+        (dict(env_id="CarRacing-v3", seed=EVAL_TRACK_SEEDS_START - 4), "training tracks"),
+        (dict(env_id=MNIST28, n_envs=0), "n_envs"),
+        (dict(env_id=MNIST28, batch_size=1), "batch_size"),
+        (dict(env_id=MNIST28, n_envs=1, n_steps=1), "n_steps"),
+        (dict(env_id=MNIST28, device="tpu"), "unknown device"),
+    ],
+)
+def test_bad_configs_are_refused_clearly(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PPORunConfig(**kwargs)
+
+
+def test_load_ppo_refuses_another_agents_run(tmp_path):
+    start_run_dir(tmp_path, {}, "ram")
+    with pytest.raises(ValueError, match="not a 'ppo'"):
+        load_ppo(tmp_path)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(False, False), (True, False), (True, True)],
+    ids=["ppo-mlp", "recurrent-mlp", "recurrent-multiinput"],
+)
+def trained(request, tmp_path_factory):
+    """(config, run dir, the model as it was saved) of a few hundred steps on MNIST28."""
+    recurrent, dict_obs = request.param
+    config = PPORunConfig(MNIST28, recurrent=recurrent, dict_obs=dict_obs, **TINY)
+    cls = RecurrentPPO if recurrent else PPO
+    saved, save = [], cls.save
+
+    def spy(model, *args, **kwargs):
+        saved.append(model)
+        save(model, *args, **kwargs)
+
+    run_dir = tmp_path_factory.mktemp("ppo") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cls, "save", spy)
+        train_ppo(config, run_dir, progress=False)
+    return config, run_dir, saved[0]
+
+
+def test_save_load_round_trip_predicts_the_same(trained):
+    config, run_dir, model = trained
+    loaded, loaded_config = load_ppo(run_dir, device="cpu")
+    assert loaded_config == config and type(loaded) is type(model)
+    assert loaded.policy.__class__.__name__ == model.policy.__class__.__name__
+    envs = glimpse_vec_env(config, "test", 4, seed=0)
+    obs, states, start = envs.reset(), [None, None], np.ones(4, dtype=bool)
+    for _ in range(3):  # recurrent models carry their LSTM state from step to step
+        (a, states[0]), (b, states[1]) = (
+            m.predict(obs, state=s, episode_start=start, deterministic=True)
+            for m, s in zip((model, loaded), states, strict=True)
+        )
+        np.testing.assert_array_equal(a, b)
+        obs, _, start, _ = envs.step(a)
+
+
+def test_metrics_jsonl_holds_sb3_scalars(trained):
+    _, run_dir, model = trained
+    records = read_metrics(run_dir)
+    assert {key for record in records for key in record} >= set(SB3_KEYS)
+    assert records[-1]["step"] == model.num_timesteps
+
+
+def test_evaluate_ppo_glimpse_reports_like_evaluate_ram(trained):
+    config, _, model = trained
+    rng_state = torch.get_rng_state()
+    report = evaluate_ppo_glimpse(model, config, split="test", episodes=50, batch_size=20)
+    assert set(report) == {"split", "episodes", "error", "error_ci95"}
+    assert report["split"] == "test" and report["episodes"] == 50
+    low, high = report["error_ci95"]
+    assert 0 <= low <= report["error"] <= high <= 1 and report["error"] > 0.5  # barely trained
+    assert evaluate_ppo_glimpse(model, config, episodes=50, batch_size=20) == report
+    assert torch.equal(torch.get_rng_state(), rng_state)
+
+
+@pytest.mark.usefixtures("offline_wandb")
+def test_sb3_scalars_reach_the_offline_wandb_run(tmp_path):
+    run_dir = train_ppo(PPORunConfig(MNIST28, **TINY), tmp_path / "run", wandb=True, progress=False)
+    run_id = (run_dir / "wandb_id.txt").read_text().strip()
+    [records] = (run_dir / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb")
+    names = [name.encode() for name in (*SB3_KEYS, "ppo-model")]
+    data = read_wandb_record(records, names)
+    assert [name for name in names if name not in data] == []
+
+
+def test_cli_train_and_eval_ppo(tmp_path):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    cli = [sys.executable, "-m", "rnnagents", "--threads", "1"]
+    train = subprocess.run(
+        [
+            *cli,
+            "train",
+            "ppo",
+            "--env",
+            MNIST28,
+            "--timesteps",
+            "128",
+            "--n-envs",
+            "2",
+            "--n-steps",
+            "64",
+            "--batch-size",
+            "64",
+            "--run-dir",
+            str(run_dir),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "test error" in train.stdout and (run_dir / "model.zip").exists()
+    ev = subprocess.run(
+        [*cli, "eval", "ppo", str(run_dir), "--episodes", "100"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "test error" in ev.stdout and "100 episodes" in ev.stdout
+    bad = subprocess.run(
+        [*cli, "train", "ppo", "--env", "rnnagents/Nope-v0"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "Nope" in bad.stderr
