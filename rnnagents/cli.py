@@ -383,14 +383,22 @@ def _new_worldmodel_config(args: argparse.Namespace):
 def _run_worldmodel_stages(
     run_dir, config, stages, *, new: bool, wandb: bool, progress: bool, force: bool
 ) -> None:
-    from rnnagents.train.worldmodel_pipeline import open_pipeline
+    from rnnagents.train.worldmodel_pipeline import PipelineStopped, open_pipeline
 
     pipeline, executor, logger = open_pipeline(
         config, run_dir, new=new, wandb=wandb, progress=progress
     )
-    with executor, logger:
-        for stage in stages:
-            pipeline.run_stage(stage, force=force)
+    try:
+        with executor, logger:
+            for stage in stages:
+                pipeline.run_stage(stage, force=force)
+    except (PipelineStopped, KeyboardInterrupt) as stopped:
+        print(
+            f"Stopped during {stopped or 'a stage'}; completed work is kept. Resume with: "
+            f"rnnagents train worldmodel --resume {run_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(130)
 
 
 def cmd_train_worldmodel(args: argparse.Namespace) -> None:

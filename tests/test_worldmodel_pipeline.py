@@ -91,3 +91,13 @@ def test_logger_steps_continue_across_stage_loggers(tmp_path):
         StageLogger(logger).log({"a": 1.0}, step=5)
         StageLogger(logger).log({"b": 2.0}, step=1)
     assert [m["step"] for m in read_metrics(tmp_path)] == [5, 7]
+
+
+def test_a_stage_stopped_by_ctrl_c_is_not_marked_complete(tmp_path, monkeypatch):
+    import rnnagents.train.worldmodel_pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "train_vae", lambda *args, **kwargs: False)
+    pipeline, executor, logger = open_pipeline(TINY, tmp_path / "run", new=True, progress=False)
+    with executor, logger, pytest.raises(pipeline_module.PipelineStopped):
+        pipeline.run_stage("vae")
+    assert not run_files.stage_done(tmp_path / "run", "vae")

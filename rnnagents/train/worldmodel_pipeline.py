@@ -33,6 +33,10 @@ AGENT = "worldmodel"
 STAGES = ("collect", "vae", "encode", "mdnrnn", "controller", "evaluate")
 
 
+class PipelineStopped(Exception):
+    """A stage was stopped by Ctrl-C after saving its checkpoint; its marker is not written."""
+
+
 class Pipeline:
     """One world-model run directory and the stages that fill it."""
 
@@ -82,7 +86,7 @@ class Pipeline:
         )
 
     def stage_vae(self) -> dict:
-        train_vae(
+        finished = train_vae(
             self.path(run_files.ROLLOUTS),
             self.path(run_files.VAE),
             self.config,
@@ -90,6 +94,8 @@ class Pipeline:
             StageLogger(self.logger),
             self.progress,
         )
+        if not finished:
+            raise PipelineStopped("vae")
         self.logger.log_artifact(self.path(run_files.VAE), f"vae-{self.run_dir.name}")
         return {}
 
@@ -105,7 +111,7 @@ class Pipeline:
         return {"episodes": len(paths)}
 
     def stage_mdnrnn(self) -> dict:
-        train_mdnrnn(
+        finished = train_mdnrnn(
             self.path(run_files.LATENTS),
             self.path(run_files.MDNRNN),
             self.config,
@@ -113,6 +119,8 @@ class Pipeline:
             StageLogger(self.logger),
             self.progress,
         )
+        if not finished:
+            raise PipelineStopped("mdnrnn")
         self.logger.log_artifact(self.path(run_files.MDNRNN), f"mdnrnn-{self.run_dir.name}")
         return {}
 
