@@ -65,27 +65,32 @@ def test_resume_after_epoch_matches_uninterrupted_run(tmp_path):
     assert epochs == [1, 2, 3]
 
 
+def smoke_flags(epochs: int, batches: int, valid: int) -> list[str]:
+    """`train ram` flags for a short smoke run on MNIST28 (a registered id: subprocesses see it)."""
+    return [
+        "--preset",
+        "smoke",
+        "--env",
+        "rnnagents/MNIST28-v0",
+        "--epochs",
+        str(epochs),
+        "--batches-per-epoch",
+        str(batches),
+        "--valid-episodes",
+        str(valid),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+
+
 def cli(*args):
     return [sys.executable, "-m", "rnnagents", *args]
 
 
 def test_ctrl_c_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     """A real SIGINT wherever it lands: checkpoint at the batch boundary, exact continuation."""
-    flags = [
-        "--preset",
-        "smoke",
-        "--env",
-        "rnnagents/MNIST28-v0",
-        "--epochs",
-        "3",
-        "--batches-per-epoch",
-        "60",
-        "--valid-episodes",
-        "64",
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]
+    flags = smoke_flags(epochs=3, batches=60, valid=64)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     subprocess.run(
         cli("train", "ram", *flags, "--run-dir", str(tmp_path / "straight")),
@@ -152,19 +157,7 @@ def test_eval_and_watch_commands(trained_run, tmp_path):
 
 def test_cli_train_eval_watch_end_to_end(tmp_path):
     run_dir = tmp_path / "run"
-    flags = [
-        "--preset",
-        "smoke",
-        "--env",
-        "rnnagents/MNIST28-v0",
-        "--epochs",
-        "1",
-        "--batches-per-epoch",
-        "5",
-        "--valid-episodes",
-        "32",
-        "--no-progress",
-    ]
+    flags = smoke_flags(epochs=1, batches=5, valid=32)
     train = subprocess.run(
         cli("train", "ram", *flags, "--run-dir", str(run_dir)),
         capture_output=True,
