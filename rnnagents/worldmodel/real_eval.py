@@ -7,14 +7,16 @@ during CMA-ES, final evaluation, baselines), so all policies are scored by the s
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-import torch
 
 from rnnagents.agents.exploration import BrownianPolicy, UniformRandomPolicy
 from rnnagents.agents.worldmodel_policy import WorldModelPolicy
 from rnnagents.envs.carracing import drive, make_carracing
+from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.executor import Executor
 
 POLICIES = ("controller", "random", "exploration")
@@ -32,18 +34,24 @@ class RealEpisodeTask:
 
 
 @functools.lru_cache(maxsize=2)
-def _world_model(run_dir: str):
-    """V and M of a run, loaded once per worker process."""
+def _world_model(run_dir: str, weights_stamp: tuple[int, ...]):
+    """V and M of a run, loaded once per process for as long as their files are unchanged."""
     from rnnagents.worldmodel.load import load_dream_parts
 
-    torch.set_num_threads(1)
     vae, mdnrnn, _ = load_dream_parts(run_dir)
     return vae, mdnrnn
 
 
+def _weights_stamp(run_dir: str) -> tuple[int, ...]:
+    """Modification times of V's and M's checkpoints: a retrained model is loaded afresh."""
+    return tuple(
+        os.stat(Path(run_dir) / name).st_mtime_ns for name in (run_files.VAE, run_files.MDNRNN)
+    )
+
+
 def make_policy(task: RealEpisodeTask):
     if task.policy == "controller":
-        vae, mdnrnn = _world_model(task.run_dir)
+        vae, mdnrnn = _world_model(task.run_dir, _weights_stamp(task.run_dir))
         return WorldModelPolicy(vae, mdnrnn, np.asarray(task.params, dtype=np.float32))
     rng = np.random.default_rng([7, task.track_seed])
     if task.policy == "random":
