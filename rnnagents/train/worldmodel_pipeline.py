@@ -85,19 +85,23 @@ class Pipeline:
             policy_seed=c.seed,
         )
 
-    def stage_vae(self) -> dict:
-        finished = train_vae(
-            self.path(run_files.ROLLOUTS),
-            self.path(run_files.VAE),
+    def _train_network(self, stage: str, train, source: str, target: str) -> dict:
+        """Train V or M from ``source`` into the checkpoint ``target``; a Ctrl-C stops the run."""
+        finished = train(
+            self.path(source),
+            self.path(target),
             self.config,
             self.device,
             StageLogger(self.logger),
             self.progress,
         )
         if not finished:
-            raise PipelineStopped("vae")
-        self.logger.log_artifact(self.path(run_files.VAE), f"vae-{self.run_dir.name}")
+            raise PipelineStopped(stage)
+        self.logger.log_artifact(self.path(target), f"{stage}-{self.run_dir.name}")
         return {}
+
+    def stage_vae(self) -> dict:
+        return self._train_network("vae", train_vae, run_files.ROLLOUTS, run_files.VAE)
 
     def stage_encode(self) -> dict:
         vae = load_vae(self.path(run_files.VAE), self.config, self.device)
@@ -111,18 +115,7 @@ class Pipeline:
         return {"episodes": len(paths)}
 
     def stage_mdnrnn(self) -> dict:
-        finished = train_mdnrnn(
-            self.path(run_files.LATENTS),
-            self.path(run_files.MDNRNN),
-            self.config,
-            self.device,
-            StageLogger(self.logger),
-            self.progress,
-        )
-        if not finished:
-            raise PipelineStopped("mdnrnn")
-        self.logger.log_artifact(self.path(run_files.MDNRNN), f"mdnrnn-{self.run_dir.name}")
-        return {}
+        return self._train_network("mdnrnn", train_mdnrnn, run_files.LATENTS, run_files.MDNRNN)
 
     def stage_controller(self) -> dict:
         c = self.config
