@@ -9,7 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from rnnagents.agents.exploration import BrownianPolicy, UniformRandomPolicy, score_policy
+from rnnagents.agents.exploration import (
+    BrownianPolicy,
+    NoisyPolicy,
+    UniformRandomPolicy,
+    score_policy,
+)
+from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW
 from rnnagents.worldmodel.collect import (
     EVAL_TRACK_SEEDS_START,
     SUMMARY_FILE,
@@ -115,3 +121,17 @@ def test_brownian_actions_are_smooth_and_in_range():
     assert actions[:, 1].mean() > 0.25  # gas biased positive
     replay = BrownianPolicy(np.random.default_rng(0))
     np.testing.assert_array_equal(actions[:5], np.stack([replay(None) for _ in range(5)]))
+
+
+def test_noisy_policy_perturbs_smoothly_and_respects_bounds():
+    def full_gas_hard_left(frame):
+        return np.array([-1.0, 1.0, 0.0], dtype=np.float32)
+
+    policy = NoisyPolicy(full_gas_hard_left, np.random.default_rng(0), std=0.3)
+    actions = np.stack([policy(None) for _ in range(2000)])
+    assert actions.dtype == np.float32
+    assert (actions >= ACTION_LOW).all() and (actions <= ACTION_HIGH).all()
+    assert 0.3 < np.mean(actions[:, 0] > -1) < 0.7  # noise lifts steering off its bound
+    assert np.abs(np.diff(actions[:, 1])).mean() < 0.1  # correlated, not white, noise
+    quiet = NoisyPolicy(full_gas_hard_left, np.random.default_rng(0), std=0.0)
+    np.testing.assert_array_equal(quiet(None), full_gas_hard_left(None))

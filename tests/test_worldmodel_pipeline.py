@@ -9,13 +9,15 @@ import pytest
 
 from rnnagents.train.run_logger import RunLogger, read_metrics
 from rnnagents.train.video import count_frames
-from rnnagents.train.worldmodel_pipeline import STAGES, open_pipeline
+from rnnagents.train.worldmodel_pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import PRESETS
 from rnnagents.worldmodel.shards import list_shards, read_shard
 
 TINY = dataclasses.replace(PRESETS["smoke"], collect_episodes=3, collect_max_steps=60, workers=1,
-                           dream_max_steps=40, eval_episodes=1, device="cpu")
+                           dream_max_steps=40, eval_episodes=1, device="cpu",
+                           iterations=1, iteration_episodes=2)
+STAGES = pipeline_stages(TINY)
 
 
 def run_pipeline(run_dir, new):
@@ -44,6 +46,17 @@ def test_pipeline_runs_every_stage(finished_run):
     assert {"vae/loss", "mdnrnn/loss", "dream/mean", "real/best_candidate"} <= keys
     steps = [m["step"] for m in read_metrics(finished_run)]
     assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one axis for W&B
+
+
+def test_an_iteration_collects_with_the_controller_and_promotes_new_m_and_c(finished_run):
+    assert STAGES[-5:] == ["collect-1", "encode-1", "mdnrnn-1", "controller-1", "evaluate"]
+    summary = json.loads((finished_run / run_files.ROLLOUTS / "collect_summary-1.json").read_text())
+    assert summary["track_seeds"] == [3, 4]  # new training tracks after the first 3
+    assert len(list_shards(finished_run / run_files.LATENTS)) == 5  # every episode encoded
+    for name in (run_files.MDNRNN, run_files.CONTROLLER):
+        current = (finished_run / name).read_bytes()
+        assert current == (finished_run / "iteration-1" / name).read_bytes()  # promoted
+        assert current != (finished_run / "iteration-0" / name).read_bytes()  # archived
 
 
 def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):
@@ -101,3 +114,14 @@ def test_a_stage_stopped_by_ctrl_c_is_not_marked_complete(tmp_path, monkeypatch)
     with executor, logger, pytest.raises(pipeline_module.PipelineStopped):
         pipeline.run_stage("vae")
     assert not run_files.stage_done(tmp_path / "run", "vae")
+
+
+def test_dream_vs_real_video_reaches_the_offline_wandb_run(finished_run, offline_wandb):
+    pipeline, executor, logger = open_pipeline(TINY, finished_run, new=False, wandb=True,
+                                               progress=False)
+    with executor, logger:
+        video = pipeline.log_dream_vs_real("controller")
+        run_id = logger.wandb_id
+    assert count_frames(video) == DREAM_VS_REAL_STEPS
+    [offline_dir] = (finished_run / "wandb").glob(f"offline-run-*-{run_id}")
+    assert list((offline_dir / "files" / "media" / "videos").glob("media/dream_vs_real_*.mp4"))

@@ -24,6 +24,23 @@ Policy = Callable[[np.ndarray], np.ndarray]
 """Maps the current frame to an action ``[steer in [-1, 1], gas in [0, 1], brake in [0, 1]]``."""
 
 
+class OrnsteinUhlenbeck:
+    """An AR(1) process per component with stationary std ``std``, autocorrelation
+    ``exp(-1 / correlation_steps)``, started from its stationary distribution."""
+
+    def __init__(
+        self, rng: np.random.Generator, std: Sequence[float], correlation_steps: float
+    ) -> None:
+        self.rng = rng
+        self.std = np.asarray(std, dtype=np.float64)
+        self.decay = float(np.exp(-1.0 / correlation_steps))
+        self.state = self.rng.normal(0.0, self.std)
+
+    def sample(self) -> np.ndarray:
+        innovation = self.rng.normal(0.0, self.std * np.sqrt(1.0 - self.decay**2))
+        self.state = self.decay * self.state + innovation
+        return self.state
+
 
 class BrownianPolicy:
     """Smoothly varying random actions: one stationary OU process per action component.
@@ -51,16 +68,30 @@ class BrownianPolicy:
         std: Sequence[float] = (0.25, 0.3, 0.3),
         correlation_steps: float = 10.0,
     ) -> None:
-        self.rng = rng
         self.mean = np.asarray(mean, dtype=np.float64)
-        self.std = np.asarray(std, dtype=np.float64)
-        self.decay = float(np.exp(-1.0 / correlation_steps))
-        self.state = self.rng.normal(0.0, self.std)  # start from the stationary distribution
+        self.noise = OrnsteinUhlenbeck(rng, std, correlation_steps)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        innovation = self.rng.normal(0.0, self.std * np.sqrt(1.0 - self.decay**2))
-        self.state = self.decay * self.state + innovation
-        return np.clip(self.mean + self.state, ACTION_LOW, ACTION_HIGH).astype(np.float32)
+        return np.clip(self.mean + self.noise.sample(), ACTION_LOW, ACTION_HIGH).astype(np.float32)
+
+
+class NoisyPolicy:
+    """Another policy's actions plus smooth OU noise, clipped to the action bounds.
+
+    Iterative training collects with the current controller "plus exploration noise" (Ha &
+    Schmidhuber 2018, section 5): the noise is correlated over ``correlation_steps`` frames
+    because independent per-frame noise averages out at 50 frames per second.
+    """
+
+    def __init__(
+        self, policy: Policy, rng: np.random.Generator, std: float, correlation_steps: float = 10.0
+    ) -> None:
+        self.policy = policy
+        self.noise = OrnsteinUhlenbeck(rng, (std,) * len(ACTION_LOW), correlation_steps)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        action = np.asarray(self.policy(frame), dtype=np.float64) + self.noise.sample()
+        return np.clip(action, ACTION_LOW, ACTION_HIGH).astype(np.float32)
 
 
 class UniformRandomPolicy:

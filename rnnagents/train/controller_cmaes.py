@@ -92,8 +92,13 @@ def train_controller(
     real_scorer: RealScorer | None = None,
     real_check_every: int = 25,
     progress: bool = True,
+    x0: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Run (or resume) CMA-ES to ``generations``; returns the final controller parameters."""
+    """Run (or resume) CMA-ES to ``generations``; returns the final controller parameters.
+
+    ``run_dir`` receives the ES state and the controller checkpoint. The search starts at
+    ``x0`` (iterative training continues from the last controller) or else at zero.
+    """
     es_path = run_dir / ES_FILE
     if es_path.exists():
         es = load_es(es_path)
@@ -104,7 +109,8 @@ def train_controller(
             "verbose": -9,
             "randn": GenerationNormal(seed),
         }
-        es = cma.CMAEvolutionStrategy(np.zeros(n_params()), INITIAL_SIGMA, options)
+        start = np.zeros(n_params()) if x0 is None else np.asarray(x0, dtype=np.float64)
+        es = cma.CMAEvolutionStrategy(start, INITIAL_SIGMA, options)
     for generation in trange(
         es.countiter, generations, desc="CMA-ES in the dream", disable=not progress
     ):

@@ -1,5 +1,12 @@
 """The World Models pipeline: collect -> V -> encode -> M -> C in the dream -> evaluate.
 
+With ``iterations`` N > 0, N rounds of collect -> encode -> M -> C follow before evaluate
+(stages ``collect-1`` ... ``controller-N``): the current controller plus exploration noise
+collects new training tracks, M is retrained on every episode so far, and CMA-ES continues
+from the current controller in the new dream. V is kept. Round k trains into ``iteration-k/``
+and then promotes its M and C to the run's top level (the previous ones are archived in
+``iteration-{k-1}/``), so the top level always holds the latest world model.
+
 Each stage writes into the run directory and ends by writing a marker in ``stages/``; a stage
 whose marker exists is skipped, and a stage cut short resumes from its own partial outputs
 (complete shards are kept, training resumes from its last checkpoint), so an interrupted
@@ -15,22 +22,39 @@ import numpy as np
 import torch
 
 from rnnagents.envs.dream import BatchedDream
+from rnnagents.train.atomic import atomic_write_bytes
 from rnnagents.train.config import resolve_device
 from rnnagents.train.controller_cmaes import train_controller
 from rnnagents.train.run_dir import start_run_dir
 from rnnagents.train.run_logger import RunLogger, StageLogger
+from rnnagents.train.video import write_video
 from rnnagents.train.worldmodel_eval import evaluate_worldmodel
+from rnnagents.train.worldmodel_watch import FPS, worldmodel_film
 from rnnagents.worldmodel import run_files
-from rnnagents.worldmodel.collect import collect, train_track_seeds
+from rnnagents.worldmodel.collect import NoisyController, collect, train_track_seeds
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.executor import Executor, make_executor
-from rnnagents.worldmodel.load import start_latents
+from rnnagents.worldmodel.load import load_controller_params, start_latents
 from rnnagents.worldmodel.mdnrnn import load_mdnrnn, train_mdnrnn
 from rnnagents.worldmodel.real_eval import score_real
 from rnnagents.worldmodel.vae import encode_shards, load_vae, train_vae
 
 AGENT = "worldmodel"
 STAGES = ("collect", "vae", "encode", "mdnrnn", "controller", "evaluate")
+ITERATION_STAGES = ("collect", "encode", "mdnrnn", "controller")
+DREAM_VS_REAL_STEPS = 200  # frames of the video logged after each controller stage (4 s)
+
+
+def pipeline_stages(config: WorldModelConfig) -> list[str]:
+    """Every stage of a run in order, the iteration rounds before the final evaluation."""
+    rounds = [
+        f"{stage}-{k}" for k in range(1, config.iterations + 1) for stage in ITERATION_STAGES
+    ]
+    return [*STAGES[:-1], *rounds, STAGES[-1]]
+
+
+def iteration_dir(iteration: int) -> str:
+    return f"iteration-{iteration}"
 
 
 class PipelineStopped(Exception):
@@ -57,36 +81,68 @@ class Pipeline:
 
     def run_stage(self, stage: str, force: bool = False) -> None:
         """Run ``stage`` unless its marker says it is complete (``force``: run it anyway)."""
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+        stages = pipeline_stages(self.config)
+        if stage not in stages:
+            raise ValueError(f"unknown stage {stage!r}; this run's stages are {stages}")
         if run_files.stage_done(self.run_dir, stage) and not force:
             print(f"[{stage}] complete, skipped")
             return
         start = time.perf_counter()
-        summary = getattr(self, f"stage_{stage}")() or {}
+        name, _, iteration = stage.partition("-")
+        method = getattr(self, f"stage_{name}")
+        summary = (method(int(iteration)) if iteration else method()) or {}
         summary["seconds"] = round(time.perf_counter() - start, 1)
         run_files.mark_stage_done(self.run_dir, stage, summary)
         print(f"[{stage}] done in {summary['seconds']} s")
 
     def run_all(self) -> None:
-        for stage in STAGES:
+        for stage in pipeline_stages(self.config):
             self.run_stage(stage)
 
+    def _promote(self, trained: Path, name: str, iteration: int) -> None:
+        """Make round ``iteration``'s ``trained`` file the run's current ``name``, archiving the
+        one it replaces (a copy each, atomically, so a cut at any point loses nothing)."""
+        current = self.path(name)
+        archive = self.path(iteration_dir(iteration - 1)) / name
+        if not archive.exists():
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(archive, current.read_bytes())
+        atomic_write_bytes(current, trained.read_bytes())
+
     # -- stages ----------------------------------------------------------------------------
-    def stage_collect(self) -> dict:
+    def stage_collect(self, iteration: int = 0) -> dict:
         c = self.config
+        if iteration == 0:
+            return collect(
+                self.path(run_files.ROLLOUTS),
+                c.collect_episodes,
+                c.collect_max_steps,
+                None,
+                self.executor,
+                self.progress,
+                policy_seed=c.seed,
+            )
+        first = c.collect_episodes + (iteration - 1) * c.iteration_episodes
+        explorer = NoisyController(
+            str(self.run_dir),
+            tuple(float(p) for p in load_controller_params(self.run_dir)),
+            c.iteration_noise,
+        )
         return collect(
             self.path(run_files.ROLLOUTS),
-            c.collect_episodes,
+            c.iteration_episodes,
             c.collect_max_steps,
-            None,
+            train_track_seeds(c.iteration_episodes, start=first),
             self.executor,
             self.progress,
-            policy_seed=c.seed,
+            policy_seed=c.seed + iteration,
+            controller=explorer,
+            summary_file=f"collect_summary-{iteration}.json",
         )
 
     def _train_network(self, stage: str, train, source: str, target: str) -> dict:
         """Train V or M from ``source`` into the checkpoint ``target``; a Ctrl-C stops the run."""
+        self.path(target).parent.mkdir(parents=True, exist_ok=True)
         finished = train(
             self.path(source),
             self.path(target),
@@ -103,7 +159,8 @@ class Pipeline:
     def stage_vae(self) -> dict:
         return self._train_network("vae", train_vae, run_files.ROLLOUTS, run_files.VAE)
 
-    def stage_encode(self) -> dict:
+    def stage_encode(self, iteration: int = 0) -> dict:
+        """Encode every shard not yet encoded by the current V (a round's new episodes)."""
         vae = load_vae(self.path(run_files.VAE), self.config, self.device)
         paths = encode_shards(
             vae,
@@ -114,11 +171,21 @@ class Pipeline:
         )
         return {"episodes": len(paths)}
 
-    def stage_mdnrnn(self) -> dict:
-        return self._train_network("mdnrnn", train_mdnrnn, run_files.LATENTS, run_files.MDNRNN)
+    def stage_mdnrnn(self, iteration: int = 0) -> dict:
+        if iteration == 0:
+            return self._train_network(
+                "mdnrnn", train_mdnrnn, run_files.LATENTS, run_files.MDNRNN
+            )
+        trained = f"{iteration_dir(iteration)}/{run_files.MDNRNN}"
+        self._train_network(f"mdnrnn-{iteration}", train_mdnrnn, run_files.LATENTS, trained)
+        self._promote(self.path(trained), run_files.MDNRNN, iteration)
+        return {}
 
-    def stage_controller(self) -> dict:
+    def stage_controller(self, iteration: int = 0) -> dict:
         c = self.config
+        out_dir = self.path(iteration_dir(iteration)) if iteration else self.run_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        x0 = load_controller_params(self.run_dir) if iteration else None
         mdnrnn = load_mdnrnn(self.path(run_files.MDNRNN), c, self.device)
         starts = start_latents(self.path(run_files.LATENTS), self.device)
         dream = BatchedDream(
@@ -141,21 +208,33 @@ class Pipeline:
             )
 
         train_controller(
-            self.run_dir,
+            out_dir,
             dream,
             popsize=c.cmaes_popsize,
             rollouts=c.cmaes_rollouts,
             generations=c.cmaes_generations,
             max_steps=c.dream_max_steps,
-            seed=c.seed,
+            seed=c.seed + iteration,
             logger=StageLogger(self.logger),
             config=c.as_dict(),
             real_scorer=real_score,
             real_check_every=c.real_check_every,
             progress=self.progress,
+            x0=x0,
         )
+        if iteration:
+            self._promote(out_dir / run_files.CONTROLLER, run_files.CONTROLLER, iteration)
         self.logger.log_artifact(self.path(run_files.CONTROLLER), f"controller-{self.run_dir.name}")
+        if self.logger.wandb_id is not None:
+            self.log_dream_vs_real(f"controller-{iteration}" if iteration else "controller")
         return {}
+
+    def log_dream_vs_real(self, name: str) -> Path:
+        """Film the current controller on one evaluation track, real beside dream, for W&B."""
+        frames = worldmodel_film(self.run_dir, episodes=1, max_steps=DREAM_VS_REAL_STEPS)
+        video = write_video(frames, self.path(f"media/dream_vs_real_{name}.mp4"), fps=FPS)
+        self.logger.log_video("media/dream_vs_real", video, step=self.logger.last_step)
+        return video
 
     def stage_evaluate(self) -> dict:
         report = evaluate_worldmodel(self.run_dir, self.config.eval_episodes, self.executor)

@@ -13,16 +13,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from rnnagents.agents.exploration import BrownianPolicy
+from rnnagents.agents.exploration import BrownianPolicy, NoisyPolicy, Policy
 from rnnagents.envs.carracing import drive, make_carracing
 from rnnagents.train.config import write_json
 from rnnagents.worldmodel.executor import Executor
+from rnnagents.worldmodel.real_eval import controller_policy
 from rnnagents.worldmodel.shards import ShardError, read_shard, shard_path, write_shard
 
 TRAIN_TRACK_SEEDS_START = 0
@@ -45,6 +46,15 @@ def episode_name(track_seed: int) -> str:
 
 
 @dataclass(frozen=True)
+class NoisyController:
+    """Iterative training's explorer: a run's controller plus OU noise of std ``noise``."""
+
+    run_dir: str
+    params: tuple[float, ...] = field(repr=False)
+    noise: float
+
+
+@dataclass(frozen=True)
 class EpisodeTask:
     """Everything a worker needs to play and store one episode (picklable)."""
 
@@ -52,12 +62,21 @@ class EpisodeTask:
     track_seed: int
     max_steps: int
     policy_seed: int
+    controller: NoisyController | None = None  # None: the Brownian exploration policy
+
+
+def _exploration_policy(task: EpisodeTask) -> Policy:
+    rng = np.random.default_rng([task.policy_seed, task.track_seed])
+    if task.controller is None:
+        return BrownianPolicy(rng)
+    spec = task.controller
+    return NoisyPolicy(controller_policy(spec.run_dir, spec.params), rng, spec.noise)
 
 
 def collect_episode(task: EpisodeTask) -> dict:
     """Play one exploration episode, write its shard, return its summary (runs in a worker)."""
     env = make_carracing()
-    policy = BrownianPolicy(np.random.default_rng([task.policy_seed, task.track_seed]))
+    policy = _exploration_policy(task)
     try:
         steps = list(drive(env, policy, task.track_seed, task.max_steps))
     finally:
@@ -102,12 +121,15 @@ def collect(
     executor: Executor,
     progress: bool = True,
     policy_seed: int = 0,
+    controller: NoisyController | None = None,
+    summary_file: str = SUMMARY_FILE,
 ) -> dict:
     """Collect ``episodes`` exploration episodes of at most ``max_steps`` into ``out_dir``.
 
     ``seeds`` are the track seeds, one per episode (None: the first ``episodes`` training
     seeds); evaluation seeds are refused. Episodes whose shard is already complete are skipped.
-    Writes and returns the summary: every episode's steps and return (the exploration
+    ``controller`` drives instead of the Brownian policy (iterative training). Writes
+    ``summary_file`` and returns it: every episode's steps and return (the exploration
     policy's score distribution) plus their mean/std/min/max.
     """
     seeds = train_track_seeds(episodes) if seeds is None else [int(s) for s in seeds]
@@ -120,7 +142,7 @@ def collect(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = {seed: _existing_summary(out_dir, seed) for seed in seeds}
-    todo = [EpisodeTask(str(out_dir), seed, max_steps, policy_seed)
+    todo = [EpisodeTask(str(out_dir), seed, max_steps, policy_seed, controller)
             for seed, summary in summaries.items() if summary is None]
     bar = tqdm(total=episodes, initial=episodes - len(todo), desc="collect", unit="episode",
                disable=not progress)
@@ -147,7 +169,7 @@ def collect(
         "collected_now": len(todo),
         "collected_steps_per_s": collected_steps / seconds if todo else None,
     })
-    write_json(out_dir / SUMMARY_FILE, summary)
+    write_json(out_dir / summary_file, summary)
     return summary
 
 

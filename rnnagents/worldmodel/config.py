@@ -50,7 +50,11 @@ class WorldModelConfig:
     real_check_every: int = 25  # generations between checks of the best controller for real
     real_check_episodes: int = 16
     eval_episodes: int = 100
-    iterations: int = 0  # extra collect-train rounds with the trained controller exploring
+    # iterative training (the paper's section 5 proposal): rounds of collecting with the current
+    # controller plus OU noise, retraining M on all episodes, and continuing CMA-ES in the dream
+    iterations: int = 0
+    iteration_episodes: int = 100
+    iteration_noise: float = 0.1
     seed: int = 0
     device: str = "auto"
 
@@ -60,7 +64,7 @@ class WorldModelConfig:
             "vae_batch_size", "vae_shards_in_memory", "mdn_epochs", "mdn_seq_len",
             "mdn_batch_size", "mdn_hidden", "mdn_mixtures", "cmaes_popsize", "cmaes_rollouts",
             "cmaes_generations", "dream_max_steps", "real_check_every", "real_check_episodes",
-            "eval_episodes",
+            "eval_episodes", "iteration_episodes",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -71,8 +75,9 @@ class WorldModelConfig:
                      "dream_temperature"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.vae_kl_tolerance < 0 or self.iterations < 0:
-            raise ValueError("vae_kl_tolerance and iterations must be >= 0")
+        for name in ("vae_kl_tolerance", "iterations", "iteration_noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -91,6 +96,7 @@ PRESETS: dict[str, WorldModelConfig] = {
         mdn_epochs=1, mdn_seq_len=50, mdn_batch_size=4,
         cmaes_popsize=4, cmaes_rollouts=2, cmaes_generations=2, dream_max_steps=100,
         real_check_every=1, real_check_episodes=1, eval_episodes=2,
+        iterations=1, iteration_episodes=2,
     ),
     # About 1-1.5 hours on 2 quiet cores: collect 200 x <=1000 steps (~150k frames, ~11-20 min),
     # VAE 2 epochs (~20-35 min), encode (~3 min), MDN-RNN 30 epochs of 200-step windows
