@@ -19,7 +19,7 @@ import torch
 from common import report
 
 from rnnagents.agents.controller import BatchedController, n_params
-from rnnagents.agents.worldmodel_policy import WorldModelPolicy
+from rnnagents.agents.worldmodel_policy import ControllerActor, WorldModelPolicy
 from rnnagents.envs.carracing import drive, make_carracing
 from rnnagents.envs.dream import BatchedDream
 from rnnagents.worldmodel.collect import eval_track_seeds
@@ -40,7 +40,7 @@ def parts(run_dir: str | None):
 
 def real_steps_per_second(vae, mdnrnn, params, steps: int) -> float:
     env = make_carracing()
-    policy = WorldModelPolicy(vae, mdnrnn, params)
+    policy = WorldModelPolicy(vae, mdnrnn, ControllerActor(params))
     done, start = 0, time.perf_counter()
     for track in eval_track_seeds(100):
         policy.reset()

@@ -158,10 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev_ram.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
-    ev_ppo = ev_sub.add_parser("ppo", help="error rate of a PPO run on a glimpse env (95%% CI)")
+    ev_ppo = ev_sub.add_parser(
+        "ppo",
+        help="glimpse runs: error rate (95%% CI); CarRacing and dream runs: real-game score "
+        "on unseen tracks (RUN_DIR/eval.json)",
+    )
     ev_ppo.add_argument("run_dir", help="run directory of `rnnagents train ppo`")
-    ev_ppo.add_argument("--split", choices=["train", "validation", "test"], default="test")
-    ev_ppo.add_argument("--episodes", type=int, default=1000, help="episodes (default 1000)")
+    ev_ppo.add_argument(
+        "--split",
+        choices=["train", "validation", "test"],
+        help="glimpse runs: data split (default test)",
+    )
+    ev_ppo.add_argument(
+        "--episodes", type=int, help="episodes (default: 1000 glimpse episodes, 100 tracks)"
+    )
+    ev_ppo.add_argument(
+        "--workers", type=int, help="CarRacing and dream runs: parallel game processes (1)"
+    )
     ev_wm = ev_sub.add_parser("worldmodel", help="score in the real CarRacing-v3 on unseen tracks")
     ev_wm.add_argument("run_dir", help="run directory of `rnnagents train worldmodel`")
     ev_wm.add_argument("--episodes", type=int, default=100, help="unseen tracks (default 100)")
@@ -176,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("run_dir", help="a run directory")
     watch.add_argument("--episodes", type=int, default=3, help="episodes to film (default 3)")
     watch.add_argument("--out", help="output .mp4 or .gif (default RUN_DIR/watch.mp4)")
+    watch.add_argument(
+        "--max-steps",
+        type=int,
+        help="ppo and worldmodel runs: cut each episode at N steps (default: its end)",
+    )
     watch.add_argument("--device", default="auto", help="auto, cpu or cuda")
     return parser
 
@@ -195,7 +213,7 @@ def _worldmodel_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iterations",
         type=int,
-        help="extra collect/retrain rounds (not implemented yet: must be 0)",
+        help="iterative training: rounds of collecting with the controller, retraining M and C",
     )
     parser.add_argument("--device", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--seed", type=int, help="random seed")
@@ -301,6 +319,10 @@ def cmd_watch(args: argparse.Namespace) -> None:
     agent, _ = read_run_config(args.run_dir)
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ValueError("--max-steps must be >= 1")
+    if args.max_steps is not None and agent == "ram":
+        raise ValueError("--max-steps does not apply to RAM runs: their episodes have fixed length")
     if agent == "ram":
         from rnnagents.train.config import resolve_device
         from rnnagents.train.ram_watch import FPS, episode_films, load_ram
@@ -312,7 +334,11 @@ def cmd_watch(args: argparse.Namespace) -> None:
     elif agent == "worldmodel":
         from rnnagents.train.worldmodel_watch import FPS, worldmodel_film
 
-        frames, fps = worldmodel_film(args.run_dir, args.episodes), FPS
+        frames, fps = worldmodel_film(args.run_dir, args.episodes, args.max_steps), FPS
+    elif agent == "ppo":
+        from rnnagents.train.ppo_watch import ppo_film
+
+        frames, fps = ppo_film(args.run_dir, args.episodes, args.max_steps, args.device)
     else:
         raise ValueError(f"watch does not know agent {agent!r}")
     out = write_video(
@@ -344,20 +370,40 @@ def cmd_train_ppo(args: argparse.Namespace) -> None:
     print(f"run directory: {run_dir}")
     train_ppo(config, run_dir, wandb=args.wandb, progress=not args.no_progress)
     if is_glimpse_id(config.env_id):
-        args.run_dir, args.split, args.episodes = str(run_dir), "test", 1000
-        cmd_eval_ppo(args)
+        _eval_ppo_glimpse(str(run_dir), "test", 1000)
 
 
 def cmd_eval_ppo(args: argparse.Namespace) -> None:
-    from rnnagents.train.ppo import evaluate_ppo_glimpse, is_glimpse_id, load_ppo
+    from rnnagents.train.ppo import is_glimpse_id, trained_ppo_config
 
-    model, config = load_ppo(args.run_dir)
-    if not is_glimpse_id(config.env_id):
-        raise ValueError(f"eval ppo scores glimpse-env runs; {config.env_id!r} is not one yet")
-    report = evaluate_ppo_glimpse(model, config, split=args.split, episodes=args.episodes)
+    if args.episodes is not None and args.episodes < 1:
+        raise ValueError("--episodes must be >= 1")
+    if is_glimpse_id(trained_ppo_config(args.run_dir).env_id):
+        if args.workers is not None:
+            raise ValueError("--workers applies to CarRacing and dream runs, not glimpse runs")
+        _eval_ppo_glimpse(args.run_dir, args.split or "test", args.episodes or 1000)
+        return
+    if args.split is not None:
+        raise ValueError("--split applies to glimpse runs; this run is scored on unseen tracks")
+    from rnnagents.train.ppo_real_eval import evaluate_ppo_real
+    from rnnagents.worldmodel.executor import make_executor
+
+    with make_executor(1 if args.workers is None else args.workers) as executor:
+        report = evaluate_ppo_real(args.run_dir, args.episodes or 100, executor)
+    print(
+        f"{report['mean']:.1f} +- {report['std']:.1f} "
+        f"({report['episodes']} episodes on unseen tracks)"
+    )
+
+
+def _eval_ppo_glimpse(run_dir: str, split: str, episodes: int) -> None:
+    from rnnagents.train.ppo import evaluate_ppo_glimpse, load_ppo
+
+    model, config = load_ppo(run_dir)
+    report = evaluate_ppo_glimpse(model, config, split=split, episodes=episodes)
     lo, hi = report["error_ci95"]
     print(
-        f"{args.split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
+        f"{split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
         f"{100 * hi:.2f}%, {report['episodes']} episodes, M=1)"
     )
 
@@ -375,8 +421,6 @@ def _new_worldmodel_config(args: argparse.Namespace):
         device=args.device,
         seed=args.seed,
     )
-    if config.iterations:
-        raise ValueError("--iterations > 0 (iterative training) is not implemented yet")
     return config
 
 
@@ -403,7 +447,7 @@ def _run_worldmodel_stages(
 
 def cmd_train_worldmodel(args: argparse.Namespace) -> None:
     from rnnagents.train.run_dir import default_run_dir
-    from rnnagents.train.worldmodel_pipeline import STAGES
+    from rnnagents.train.worldmodel_pipeline import pipeline_stages
     from rnnagents.worldmodel.run_files import run_config
 
     if args.resume:
@@ -415,7 +459,7 @@ def cmd_train_worldmodel(args: argparse.Namespace) -> None:
     _run_worldmodel_stages(
         run_dir,
         config,
-        STAGES,
+        pipeline_stages(config),
         new=not args.resume,
         wandb=args.wandb,
         progress=not args.no_progress,

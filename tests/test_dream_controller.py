@@ -9,11 +9,12 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from rnnagents.agents.controller import BatchedController, n_params
+from rnnagents.agents.worldmodel_policy import ControllerActor, WorldModelPolicy
 from rnnagents.envs.dream import BatchedDream
 from rnnagents.train.controller_cmaes import dream_returns, train_controller
 from rnnagents.train.run_logger import RunLogger, read_metrics
 from rnnagents.worldmodel.mdnrnn import MDNRNN
-from rnnagents.worldmodel.vae import ConvVAE
+from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,24 @@ def test_controller_has_867_parameters_and_respects_bounds():
     torch.testing.assert_close(same, actions[2:4])
     with pytest.raises(ValueError, match="867 parameters"):
         BatchedController(np.zeros(10))
+
+
+def test_world_model_policy_drives_with_the_controller_as_it_always_did(parts):
+    """z = V's mean of the frame, a = C(z, h), then M steps with (z, a); reset starts afresh."""
+    vae, mdnrnn, _ = parts
+    params = np.random.default_rng(0).normal(0, 0.5, n_params())
+    frames = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    policy = WorldModelPolicy(vae, mdnrnn, ControllerActor(params))
+    controller = BatchedController(params)
+    for _ in range(2):
+        policy.reset()
+        state = mdnrnn.initial_state(1)
+        for frame in frames:
+            with torch.no_grad():
+                mu, _ = vae.encode(frames_to_tensor(frame[None]))
+                expected = controller.act(mu, state[0])
+                _, _, _, state = mdnrnn.step(mu, expected, state)
+            np.testing.assert_array_equal(policy(frame), expected[0].numpy())
 
 
 def test_batched_dream_is_seeded_and_done_is_sticky(parts):

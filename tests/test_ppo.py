@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
 
 import gymnasium as gym
@@ -13,7 +15,14 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env
 
-from rnnagents.envs.carracing_sb3 import TrainTrackSeeds, make_carracing_sb3_env
+from rnnagents.cli import main
+from rnnagents.envs.carracing import make_carracing
+from rnnagents.envs.carracing_sb3 import (
+    FRAME_SKIP,
+    TrainTrackSeeds,
+    make_carracing_eval_env,
+    make_carracing_sb3_env,
+)
 from rnnagents.envs.registration import DREAM_ID, GLIMPSE_PRESETS
 from rnnagents.envs.sb3 import sb3_glimpse_env
 from rnnagents.train.ppo import (
@@ -24,12 +33,20 @@ from rnnagents.train.ppo import (
     make_train_env,
     train_ppo,
 )
+from rnnagents.train.ppo_real_eval import evaluate_ppo_real
+from rnnagents.train.ppo_watch import ppo_film
 from rnnagents.train.ram_rollout import make_glimpse_vec_env
 from rnnagents.train.run_dir import start_run_dir
 from rnnagents.train.run_logger import read_metrics
-from rnnagents.worldmodel.collect import EVAL_TRACK_SEEDS_START
+from rnnagents.train.video import count_frames
+from rnnagents.train.worldmodel_eval import summarize
+from rnnagents.worldmodel import run_files
+from rnnagents.worldmodel.collect import EVAL_TRACK_SEEDS_START, eval_track_seeds
+from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
+from rnnagents.worldmodel.executor import SerialExecutor
 from rnnagents.worldmodel.mdnrnn import MDNRNN
-from rnnagents.worldmodel.vae import ConvVAE
+from rnnagents.worldmodel.real_eval import ppo_policy, score_real
+from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 MNIST28 = "rnnagents/MNIST28-v0"
 TINY = dict(timesteps=256, n_envs=2, n_steps=64, batch_size=64, device="cpu")
@@ -93,14 +110,47 @@ def test_carracing_sb3_env_is_preprocessed_channels_first_and_steps():
         make_carracing_sb3_env(n_envs=2, seed=EVAL_TRACK_SEEDS_START - 1)
 
 
-@pytest.mark.parametrize("recurrent", [False, True], ids=["cnn", "cnn-lstm"])
-def test_ppo_trains_on_carracing_frames(tmp_path, recurrent):
+@pytest.fixture(scope="module", params=[False, True], ids=["cnn", "cnn-lstm"])
+def carracing_run(request, tmp_path_factory):
+    """The run directory of a PPO trained for 32 steps on CarRacing frames."""
     config = PPORunConfig(
-        "CarRacing-v3", recurrent=recurrent, **{**TINY, "timesteps": 32, "n_steps": 16}
+        "CarRacing-v3", recurrent=request.param, **{**TINY, "timesteps": 32, "n_steps": 16}
     )
-    model, _ = load_ppo(train_ppo(config, tmp_path / "run", progress=False))
+    return train_ppo(config, tmp_path_factory.mktemp("carracing") / "run", progress=False)
+
+
+def test_ppo_trains_on_carracing_frames(carracing_run):
+    model, _ = load_ppo(carracing_run)
     assert type(model.policy).__name__.endswith("CnnPolicy")
     assert model.observation_space.shape == (2, 64, 64)
+
+
+def test_carracing_eval_env_shows_what_training_showed_with_the_real_reward():
+    train, env, raw = make_carracing_sb3_env(1, seed=0), make_carracing_eval_env(), make_carracing()
+    np.testing.assert_array_equal(env.reset(seed=0)[0], train.reset()[0])
+    raw.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        action = np.array([rng.uniform(-1, 1), 1.0, 0.0], np.float32)
+        obs, reward, *_ = env.step(action)
+        train_obs, train_reward, _, _ = train.step(action[None])
+        np.testing.assert_array_equal(obs, train_obs[0])
+        game_reward = sum(raw.step(action)[1] for _ in range(FRAME_SKIP))  # nothing clipped
+        assert reward == pytest.approx(game_reward) == pytest.approx(train_reward[0])
+    train.close()
+    for track in eval_track_seeds(2):  # the tracks training refuses
+        assert env.reset(seed=track)[0].shape == (2, 64, 64)
+
+
+def test_carracing_run_is_scored_on_unseen_tracks_into_eval_json(carracing_run):
+    report = evaluate_ppo_real(carracing_run, 2, SerialExecutor(), max_steps=5)
+    assert report.items() >= {"env_id": "CarRacing-v3", "max_steps": 5}.items()
+    assert report["tracks"] == [EVAL_TRACK_SEEDS_START, EVAL_TRACK_SEEDS_START + 1]
+    assert set(report) >= set(summarize([0.0])) and report["episodes"] == 2
+    assert all(math.isfinite(value) for value in report["returns"])
+    assert json.loads((carracing_run / "eval.json").read_text()) == report
+    frames, _ = ppo_film(str(carracing_run), 1, max_steps=3, device="cpu")
+    assert len(frames) == 3 and frames[0].shape == (400, 600, 3)  # the full-colour game
 
 
 def test_train_track_seeds_step_by_the_number_of_sub_envs_and_stay_in_range():
@@ -136,6 +186,14 @@ def test_load_ppo_refuses_another_agents_run(tmp_path):
     start_run_dir(tmp_path, {}, "ram")
     with pytest.raises(ValueError, match="not a 'ppo'"):
         load_ppo(tmp_path)
+
+
+def test_eval_and_watch_refuse_a_ppo_run_without_its_model(tmp_path, capsys):
+    start_run_dir(tmp_path, PPORunConfig("CarRacing-v3").as_dict(), "ppo")
+    for command in (["eval", "ppo", str(tmp_path)], ["watch", str(tmp_path)]):
+        with pytest.raises(SystemExit) as stopped:
+            main(command)
+        assert stopped.value.code == 2 and "model.zip is missing" in capsys.readouterr().err
 
 
 @pytest.fixture(
@@ -194,6 +252,60 @@ def test_evaluate_ppo_glimpse_reports_like_evaluate_ram(trained):
     assert 0 <= low <= report["error"] <= high <= 1 and report["error"] > 0.5  # barely trained
     assert evaluate_ppo_glimpse(model, config, episodes=50, batch_size=20) == report
     assert torch.equal(torch.get_rng_state(), rng_state)
+
+
+def test_watch_films_a_glimpse_run_one_frame_per_glimpse(trained, tmp_path, monkeypatch):
+    config, run_dir, _ = trained
+    monkeypatch.delenv("DISPLAY", raising=False)  # no playback window
+    main(["watch", str(run_dir), "--episodes", "2", "--out", str(tmp_path / "w.mp4")])
+    n_glimpses = gym.make(config.env_id).unwrapped.config.n_glimpses
+    assert count_frames(tmp_path / "w.mp4") == 2 * n_glimpses
+
+
+@pytest.fixture(params=[False, True], ids=["ppo", "recurrent"])
+def dream_run(request, tiny_dream, tmp_path):
+    """A PPO run trained a few steps in the tiny dream of a world-model run directory that
+    holds what scoring reads (its config, V's and M's file times). The dream never ends, so
+    episodes last as long as they are allowed to."""
+    torch.nn.init.constant_(tiny_dream[1].done_head.bias, -10.0)
+    world_model = tmp_path / "worldmodel"
+    start_run_dir(world_model, WM_PRESETS["smoke"].as_dict(), "worldmodel")
+    for name in (run_files.VAE, run_files.MDNRNN):
+        (world_model / name).touch()
+    config = PPORunConfig(
+        f"dream:{world_model}", recurrent=request.param, **{**TINY, "timesteps": 64, "n_steps": 32}
+    )
+    return train_ppo(config, tmp_path / "ppo", progress=False)
+
+
+def test_dream_run_acts_in_the_real_game_on_z_and_h_as_in_the_dream(dream_run, tiny_dream):
+    vae, mdnrnn, _ = tiny_dream
+    model, _ = load_ppo(dream_run, device="cpu")
+    frame, _ = make_carracing().reset(seed=EVAL_TRACK_SEEDS_START)
+    with torch.no_grad():
+        z = vae.encode(frames_to_tensor(frame[None]))[0][0]
+    seen = torch.cat([z, mdnrnn.initial_state(1)[0][0]]).numpy()  # h starts at zero
+    expected, _ = model.predict(seen, episode_start=np.ones(1, bool), deterministic=True)
+    np.testing.assert_allclose(ppo_policy(str(dream_run))(frame), expected, atol=1e-6)
+    first, again = (
+        score_real(SerialExecutor(), "ppo", [EVAL_TRACK_SEEDS_START], 10, str(dream_run))
+        for _ in range(2)
+    )
+    assert first == again and math.isfinite(first[0])
+
+
+def test_cli_scores_and_films_a_dream_run(dream_run, tmp_path, capsys, monkeypatch):
+    main(["eval", "ppo", str(dream_run), "--episodes", "1"])
+    assert "(1 episodes on unseen tracks)" in capsys.readouterr().out
+    report = json.loads((dream_run / "eval.json").read_text())
+    assert report["max_steps"] == WM_PRESETS["smoke"].collect_max_steps  # as its controller
+    monkeypatch.delenv("DISPLAY", raising=False)
+    video = tmp_path / "dream.mp4"
+    main(["watch", str(dream_run), "--episodes", "2", "--max-steps", "4", "--out", str(video)])
+    assert count_frames(video) == 2 * 4
+    with pytest.raises(SystemExit):
+        main(["eval", "ppo", str(dream_run), "--split", "test"])
+    assert "--split applies to glimpse runs" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("offline_wandb")

@@ -1,10 +1,14 @@
-"""The World Models agent in the real game: V sees, M remembers, C acts.
+"""The World Models agent in the real game: V sees, M remembers, an actor acts.
 
-Per frame: z = V's posterior mean of the frame, a = C(z, h), then M advances its state with
-(z, a). The same controller parameters that CMA-ES found in the dream drive the real car.
+Per frame: z = V's posterior mean of the frame, a = actor(z, h), then M advances its state with
+(z, a). That is the ``[z, h]`` the dream showed its agent, so whatever learned to act in the
+dream drives the real car unchanged: the CMA-ES controller C (:class:`ControllerActor`) or a PPO
+model trained in the dream (``rnnagents.agents.sb3_policy.LatentSB3Actor``).
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -14,22 +18,45 @@ from rnnagents.worldmodel.mdnrnn import MDNRNN
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 
+class LatentActor(Protocol):
+    """Maps V's latent ``z`` [1, Z] and M's hidden state ``h`` [1, H] to an action [1, 3]."""
+
+    def reset(self) -> None:
+        """Forget the last episode (an actor with a memory of its own clears it)."""
+
+    def __call__(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor: ...
+
+
+class ControllerActor:
+    """C with CMA-ES's parameters; M's ``h`` is its only memory, so there is nothing to reset."""
+
+    def __init__(self, params: np.ndarray, device="cpu") -> None:
+        self.controller = BatchedController(params, device=torch.device(device))
+
+    def reset(self) -> None:
+        """C keeps no state between steps."""
+
+    def __call__(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return self.controller.act(z, h)
+
+
 class WorldModelPolicy:
     """Callable ``frame (64x64x3 uint8) -> action``; call ``reset()`` before each episode."""
 
-    def __init__(self, vae: ConvVAE, mdnrnn: MDNRNN, params: np.ndarray, device="cpu") -> None:
-        self.vae, self.mdnrnn, self.device = vae, mdnrnn, torch.device(device)
-        self.controller = BatchedController(params, device=self.device)
+    def __init__(self, vae: ConvVAE, mdnrnn: MDNRNN, actor: LatentActor, device="cpu") -> None:
+        self.vae, self.mdnrnn, self.actor = vae, mdnrnn, actor
+        self.device = torch.device(device)
         self.reset()
 
     def reset(self) -> None:
         self.state = self.mdnrnn.initial_state(1, self.device)
         self.z: torch.Tensor | None = None
+        self.actor.reset()
 
     @torch.no_grad()
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         mu, _ = self.vae.encode(frames_to_tensor(frame[None], self.device))
-        action = self.controller.act(mu, self.state[0])
+        action = self.actor(mu, self.state[0])
         _, _, _, self.state = self.mdnrnn.step(mu, action, self.state)
         self.z = mu
         return action[0].cpu().numpy()

@@ -1,8 +1,11 @@
-"""CarRacing-v3 for Stable-Baselines3 with the RL Zoo's preprocessing, on training tracks only.
+"""CarRacing-v3 for Stable-Baselines3 with the RL Zoo's preprocessing: training and scoring.
 
 Per sub-env: frame skip 2 (max over the last two frames, rewards summed), grayscale, 64x64;
 then across sub-envs: the last 2 frames stacked and channels first, so ``obs`` is ``[2, 64, 64]``
-uint8 as SB3's ``CnnPolicy`` wants it.
+uint8 as SB3's ``CnnPolicy`` wants it. :func:`make_carracing_eval_env` is one env that shows a
+trained model the same observations, on whatever track each ``reset(seed=...)`` names, with the
+game's own reward (summed over the skipped frames, nothing clipped): for scoring on the
+evaluation tracks the training envs refuse.
 
 Tracks: every episode is ``reset(seed=track_seed)`` with a seed from the training range
 (``rnnagents.worldmodel.collect``: ``[0, 1_000_000)``), never from the evaluation range that
@@ -16,7 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-from gymnasium.wrappers import GrayscaleObservation, ResizeObservation
+from gymnasium.wrappers import (
+    FrameStackObservation,
+    GrayscaleObservation,
+    ReshapeObservation,
+    ResizeObservation,
+)
 from stable_baselines3.common.atari_wrappers import MaxAndSkipEnv
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import (
@@ -33,6 +41,7 @@ from rnnagents.worldmodel.collect import EVAL_TRACK_SEEDS_START, TRAIN_TRACK_SEE
 FRAME_SKIP = 2
 FRAME_SIZE = 64
 FRAME_STACK = 2
+EPISODE_STEPS = gym.spec(ENV_ID).max_episode_steps // FRAME_SKIP  # agent steps in a full episode
 VEC_ENV_CLASSES: dict[str, type[DummyVecEnv] | type[SubprocVecEnv]] = {
     "dummy": DummyVecEnv,
     "subproc": SubprocVecEnv,
@@ -64,12 +73,16 @@ class TrainTrackSeeds(gym.Wrapper):
         return self.env.reset(seed=track, options=options)
 
 
-def zoo_preprocessing(env: gym.Env, stride: int) -> gym.Env:
-    """The RL Zoo's CarRacing wrappers (frame skip, grayscale, resize), then track seeding."""
+def zoo_frames(env: gym.Env) -> gym.Env:
+    """The RL Zoo's CarRacing wrappers: frame skip, grayscale, resize (``[64, 64, 1]``)."""
     env = MaxAndSkipEnv(env, skip=FRAME_SKIP)
     env = GrayscaleObservation(env, keep_dim=True)
-    env = ResizeObservation(env, (FRAME_SIZE, FRAME_SIZE))
-    return TrainTrackSeeds(env, stride)
+    return ResizeObservation(env, (FRAME_SIZE, FRAME_SIZE))
+
+
+def zoo_preprocessing(env: gym.Env, stride: int) -> gym.Env:
+    """The RL Zoo's CarRacing wrappers, then track seeding."""
+    return TrainTrackSeeds(zoo_frames(env), stride)
 
 
 def check_train_seeds(seed: int, n_envs: int) -> None:
@@ -97,3 +110,15 @@ def make_carracing_sb3_env(n_envs: int, seed: int, vec: str = "dummy") -> VecEnv
         vec_env_cls=VEC_ENV_CLASSES[vec],
     )
     return VecTransposeImage(VecFrameStack(envs, n_stack=FRAME_STACK))
+
+
+def make_carracing_eval_env(render_mode: str | None = None) -> gym.Env:
+    """One CarRacing-v3 showing an SB3 model what :func:`make_carracing_sb3_env` showed it.
+
+    ``[2, 64, 64]`` uint8, oldest frame first and zeros before the first frame, like
+    ``VecFrameStack`` then ``VecTransposeImage``. No track seeding of its own: the caller
+    names each episode's track with ``reset(seed=...)`` (evaluation tracks included).
+    """
+    env = zoo_frames(gym.make(ENV_ID, render_mode=render_mode))
+    env = FrameStackObservation(env, FRAME_STACK, padding_type="zero")  # [2, 64, 64, 1]
+    return ReshapeObservation(env, (FRAME_STACK, FRAME_SIZE, FRAME_SIZE))

@@ -95,21 +95,29 @@ class PPORunConfig:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @property
+    def dream_run(self) -> str | None:
+        """The world-model run whose dream this run trains in; ``None`` for other envs."""
+        if not self.env_id.startswith(DREAM_PREFIX):
+            return None
+        return self.env_id.removeprefix(DREAM_PREFIX)
+
+
+def glimpse_env(config: PPORunConfig, split: str, render_mode: str | None = None) -> gym.Env:
+    """One glimpse env of ``split`` as the run's model sees it (flat or Dict observation)."""
+    kwargs = {"split": split, "render_mode": render_mode}
+    if config.data_dir is not None:
+        kwargs["data_dir"] = config.data_dir
+    env = gym.make(config.env_id, **kwargs)
+    return sb3_glimpse_env(env, flatten_observation=not config.dict_obs)
+
 
 def glimpse_vec_env(config: PPORunConfig, split: str, n_envs: int, seed: int) -> VecEnv:
     """``n_envs`` single glimpse envs in a DummyVecEnv, seeded ``seed, seed + 1, ...``.
 
     Our native vector env is a gymnasium VectorEnv, not an SB3 VecEnv, so SB3 gets single envs.
     """
-    kwargs = {"split": split}
-    if config.data_dir is not None:
-        kwargs["data_dir"] = config.data_dir
-
-    def make() -> gym.Env:
-        env = gym.make(config.env_id, **kwargs)
-        return sb3_glimpse_env(env, flatten_observation=not config.dict_obs)
-
-    return make_vec_env(make, n_envs=n_envs, seed=seed)
+    return make_vec_env(lambda: glimpse_env(config, split), n_envs=n_envs, seed=seed)
 
 
 def dream_vec_env(run_dir: str, n_envs: int, seed: int) -> VecEnv:
@@ -128,8 +136,8 @@ def make_train_env(config: PPORunConfig) -> VecEnv:
     """The SB3 VecEnv a run trains in (glimpse ids: the training split)."""
     if config.env_id == CARRACING_ID:
         return make_carracing_sb3_env(config.n_envs, config.seed)
-    if config.env_id.startswith(DREAM_PREFIX):
-        return dream_vec_env(config.env_id.removeprefix(DREAM_PREFIX), config.n_envs, config.seed)
+    if config.dream_run is not None:
+        return dream_vec_env(config.dream_run, config.n_envs, config.seed)
     return glimpse_vec_env(config, "train", config.n_envs, config.seed)
 
 
@@ -179,18 +187,26 @@ def train_ppo(
     return run_dir
 
 
+def trained_ppo_config(run_dir: str | os.PathLike) -> PPORunConfig:
+    """The config of a PPO run that finished training (checked without loading the model)."""
+    agent, data = read_run_config(run_dir)
+    if agent != AGENT:
+        raise ValueError(f"{run_dir} holds a {agent!r} run, not a {AGENT!r} one")
+    path = Path(run_dir) / MODEL_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the run did not finish training")
+    return from_dict(PPORunConfig, data)
+
+
 def load_ppo(
     run_dir: str | os.PathLike, device: str = "auto"
 ) -> tuple[BaseAlgorithm, PPORunConfig]:
     """The trained model of a PPO run and its config."""
-    agent, data = read_run_config(run_dir)
-    if agent != AGENT:
-        raise ValueError(f"{run_dir} holds a {agent!r} run, not a {AGENT!r} one")
-    config = from_dict(PPORunConfig, data)
-    path = Path(run_dir) / MODEL_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: the run did not finish training")
-    return algorithm(config.recurrent).load(path, device=resolve_device(device)), config
+    config = trained_ppo_config(run_dir)
+    model = algorithm(config.recurrent).load(
+        Path(run_dir) / MODEL_FILE, device=resolve_device(device)
+    )
+    return model, config
 
 
 def evaluate_ppo_glimpse(

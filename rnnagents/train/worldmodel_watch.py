@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from rnnagents.agents.controller import BatchedController
-from rnnagents.agents.worldmodel_policy import WorldModelPolicy
+from rnnagents.agents.worldmodel_policy import ControllerActor, WorldModelPolicy
 from rnnagents.envs.carracing import drive, make_carracing
 from rnnagents.envs.dream import BatchedDream
 from rnnagents.envs.render import put_caption
@@ -40,7 +40,7 @@ def worldmodel_film(run_dir: str | Path, episodes: int, max_steps: int | None = 
     config = run_config(run_dir)
     vae, mdnrnn, _ = load_dream_parts(run_dir)
     params = load_controller_params(run_dir)
-    policy = WorldModelPolicy(vae, mdnrnn, params)
+    policy = WorldModelPolicy(vae, mdnrnn, ControllerActor(params))
     controller = BatchedController(params)
     frames = []
     for track in eval_track_seeds(episodes):
