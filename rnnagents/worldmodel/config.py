@@ -98,17 +98,20 @@ PRESETS: dict[str, WorldModelConfig] = {
         real_check_every=1, real_check_episodes=1, eval_episodes=2,
         iterations=1, iteration_episodes=2,
     ),
-    # About 1-1.5 hours on 2 quiet cores: collect 200 x <=1000 steps (~150k frames, ~11-20 min),
-    # VAE 2 epochs (~20-35 min), encode (~3 min), MDN-RNN 30 epochs of 200-step windows
-    # (~4 min), CMA-ES in the dream (~10-15 min), 100 evaluation episodes (~10-20 min).
-    # vae_lr 1e-3 rather than the paper's 1e-4: this run makes only ~3000 updates, and on
-    # collected frames 1e-3 reached a reconstruction error of 41 after 250 updates, 1e-4 117.
+    # About 1 hour on 2 cores, measured (wall time, other jobs sharing the cores): collect 60
+    # brownian episodes (50,903 frames, 9.4 min), VAE 2 epochs (12.7 min), encode (0.2 min),
+    # MDN-RNN 30 epochs of 200-step windows (0.9 min), CMA-ES 40 generations of 16 x 4 dreams
+    # (2.1 min), then the 100-track evaluation of four policies (~35 min). vae_lr 1e-3 rather
+    # than the paper's 1e-4: this run makes only ~1000 updates, and on collected frames 1e-3
+    # reached a reconstruction error of 41 after 250 updates, 1e-4 117. No iterations: one round
+    # (40 episodes collected by the controller plus noise) made the controller worse (README).
     "default": WorldModelConfig(
-        collect_episodes=200, workers=2,
+        collect_episodes=60, workers=2,
         vae_epochs=2, vae_lr=1e-3,
         mdn_epochs=30, mdn_seq_len=200, mdn_batch_size=32,
-        cmaes_popsize=16, cmaes_rollouts=4, cmaes_generations=200,
+        cmaes_popsize=16, cmaes_rollouts=4, cmaes_generations=40,
         real_check_every=20, real_check_episodes=4,
+        iteration_episodes=40,
     ),
     # The paper's scale: 10,000 rollouts, 999-step sequences, VAE lr 1e-4, population 64 x 16
     # rollouts per candidate (epoch and generation counts are this project's choice). Days on
