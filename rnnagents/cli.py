@@ -87,13 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     ram.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     wm = train_sub.add_parser("worldmodel", help="World Models on CarRacing: every stage in order")
-    wm.add_argument(
-        "--preset",
-        choices=sorted(WM_PRESETS),
-        default="default",
-        help="smoke: minutes; default: 1-2 hours on 2 cores; paper: the paper's scale",
-    )
-    _worldmodel_flags(wm)
+    _worldmodel_flags(wm, "smoke: minutes; default: 1-2 hours on 2 cores; paper: the paper's scale")
     wm.add_argument("--resume", metavar="RUN_DIR", help="continue the pipeline in RUN_DIR")
     for stage, text in (
         ("vae", "train V on the collected frames (and encode them)"),
@@ -131,13 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     ppo.add_argument("--wandb", action="store_true", help="log to W&B (mode from WANDB_MODE)")
     ppo.add_argument("--no-progress", action="store_true", help="no progress bar")
     col = sub.add_parser("collect", help="world-model stage: real CarRacing episodes to shards")
-    col.add_argument(
-        "--preset",
-        choices=sorted(WM_PRESETS),
-        default="default",
-        help="config for a new run directory",
-    )
-    _worldmodel_flags(col)
+    _worldmodel_flags(col, "config for a new run directory")
 
     ev = sub.add_parser("eval", help="evaluate a trained agent")
     ev_sub = ev.add_subparsers(dest="agent", required=True)
@@ -198,7 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _worldmodel_flags(parser: argparse.ArgumentParser) -> None:
+def _worldmodel_flags(parser: argparse.ArgumentParser, preset_help: str) -> None:
+    parser.add_argument(
+        "--preset", choices=sorted(WM_PRESETS), default="default", help=preset_help
+    )
     parser.add_argument("--run-dir", help="run directory (default runs/worldmodel-TIME)")
     parser.add_argument("--workers", type=int, help="parallel CarRacing processes")
     parser.add_argument(
