@@ -15,17 +15,20 @@ import time
 
 from common import report
 
-from rnnagents.worldmodel.collect import collect, train_track_seeds
-from rnnagents.worldmodel.executor import ProcessExecutor
+from rnnagents.common.executor import ProcessExecutor
+from rnnagents.envs.carracing import train_track_seeds
+from rnnagents.worldmodel.collect import collect
 
 
 def frames_per_second(workers: int, episodes: int, steps: int) -> float:
     with ProcessExecutor(workers) as executor, tempfile.TemporaryDirectory() as out:
-        collect(out, workers, 20, train_track_seeds(workers, start=500), executor,
-                progress=False)  # warm-up: start and import every worker
+        collect(
+            out, workers, 20, train_track_seeds(workers, start=500), executor, progress=False
+        )  # warm-up: start and import every worker
         start = time.perf_counter()
-        summary = collect(out, episodes, steps, train_track_seeds(episodes), executor,
-                          progress=False)
+        summary = collect(
+            out, episodes, steps, train_track_seeds(episodes), executor, progress=False
+        )
         seconds = time.perf_counter() - start
     return sum(e["steps"] for e in summary["episodes"]) / seconds
 
@@ -37,9 +40,18 @@ def main() -> None:
     args = parser.parse_args()
     fps1 = frames_per_second(1, args.episodes, args.steps)
     fps2 = frames_per_second(2, args.episodes, args.steps)
-    report("collect_scaling", {"episodes": args.episodes, "max_steps": args.steps, "fps1": fps1,
-                               "fps2": fps2, "scaling": fps2 / fps1},
-           ["fps1", "fps2", "scaling"], " ".join(["python", *sys.argv]))
+    report(
+        "collect_scaling",
+        {
+            "episodes": args.episodes,
+            "max_steps": args.steps,
+            "fps1": fps1,
+            "fps2": fps2,
+            "scaling": fps2 / fps1,
+        },
+        ["fps1", "fps2", "scaling"],
+        " ".join(["python", *sys.argv]),
+    )
 
 
 if __name__ == "__main__":

@@ -19,17 +19,16 @@ import torch
 from common import report
 
 from rnnagents.agents.controller import BatchedController, n_params
-from rnnagents.agents.worldmodel_policy import ControllerActor, WorldModelPolicy
-from rnnagents.envs.carracing import drive, make_carracing
-from rnnagents.envs.dream import BatchedDream
-from rnnagents.worldmodel.collect import eval_track_seeds
+from rnnagents.envs.carracing import drive, eval_track_seeds, make_carracing
+from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.mdnrnn import MDNRNN
+from rnnagents.worldmodel.policy import ControllerActor, WorldModelPolicy
 from rnnagents.worldmodel.vae import ConvVAE
 
 
 def parts(run_dir: str | None):
     if run_dir:
-        from rnnagents.worldmodel.load import load_controller_params, load_dream_parts
+        from rnnagents.worldmodel.run_files import load_controller_params, load_dream_parts
 
         vae, mdnrnn, starts = load_dream_parts(run_dir)
         return vae, mdnrnn, starts, load_controller_params(run_dir)
@@ -70,10 +69,20 @@ def main() -> None:
     vae, mdnrnn, starts, params = parts(args.run_dir)
     real = real_steps_per_second(vae, mdnrnn, params, args.steps)
     dream = dream_steps_per_second(mdnrnn, starts, params, args.dreams, args.steps)
-    report("dream_speed", {"run_dir": args.run_dir, "dreams": args.dreams, "steps": args.steps,
-                           "torch_threads": torch.get_num_threads(), "dream_sps": dream,
-                           "real_sps": real, "ratio": dream / real},
-           ["dream_sps", "real_sps", "ratio"], " ".join(["python", *sys.argv]))
+    report(
+        "dream_speed",
+        {
+            "run_dir": args.run_dir,
+            "dreams": args.dreams,
+            "steps": args.steps,
+            "torch_threads": torch.get_num_threads(),
+            "dream_sps": dream,
+            "real_sps": real,
+            "ratio": dream / real,
+        },
+        ["dream_sps", "real_sps", "ratio"],
+        " ".join(["python", *sys.argv]),
+    )
 
 
 if __name__ == "__main__":

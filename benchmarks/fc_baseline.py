@@ -18,8 +18,8 @@ from common import report
 from torch.nn import functional as F
 
 from rnnagents.agents.fc_classifier import FullyConnectedClassifier
-from rnnagents.train.ram_rollout import make_glimpse_vec_env
-from rnnagents.train.stats import wilson_interval
+from rnnagents.common.stats import wilson_interval
+from rnnagents.train.ram.rollout import make_glimpse_vec_env
 
 
 def whole_image_env(env_id: str, n: int, split: str, canvas: int, data_dir: str | None):

@@ -15,8 +15,8 @@ import time
 
 from common import report
 
-from rnnagents.train.ram_config import PRESETS
-from rnnagents.train.ram_trainer import RAMTrainer
+from rnnagents.train.ram.config import PRESETS
+from rnnagents.train.ram.trainer import RAMTrainer
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from rnnagents.train.checkpoint import CheckpointError
-from rnnagents.train.ram_config import PRESETS as RAM_PRESETS
+from rnnagents.common.checkpoint import CheckpointError
+from rnnagents.train.ram.config import PRESETS as RAM_PRESETS
 from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
 
 
@@ -187,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _worldmodel_flags(parser: argparse.ArgumentParser, preset_help: str) -> None:
-    parser.add_argument(
-        "--preset", choices=sorted(WM_PRESETS), default="default", help=preset_help
-    )
+    parser.add_argument("--preset", choices=sorted(WM_PRESETS), default="default", help=preset_help)
     parser.add_argument("--run-dir", help="run directory (default runs/worldmodel-TIME)")
     parser.add_argument("--workers", type=int, help="parallel CarRacing processes")
     parser.add_argument(
@@ -223,7 +221,7 @@ def cmd_env(args: argparse.Namespace) -> None:
         return
     import cv2
 
-    from rnnagents.train.video import tile_frames
+    from rnnagents.common.video import tile_frames
 
     if args.episodes < 1:
         raise ValueError("--episodes must be >= 1")
@@ -242,9 +240,9 @@ def cmd_env(args: argparse.Namespace) -> None:
 
 
 def cmd_train_ram(args: argparse.Namespace) -> None:
-    from rnnagents.train.config import with_overrides
-    from rnnagents.train.ram_run import resume_config, run_ram
-    from rnnagents.train.run_dir import default_run_dir
+    from rnnagents.common.configs import with_overrides
+    from rnnagents.common.run_dir import default_run_dir
+    from rnnagents.train.ram.trainer import resume_config, run_ram
 
     if args.resume:
         config = resume_config(args.resume, epochs=args.epochs, device=args.device)
@@ -276,62 +274,33 @@ def cmd_train_ram(args: argparse.Namespace) -> None:
     )
     if report is None:
         sys.exit(130)
-    lo, hi = report["error_ci95"]
-    print(
-        f"test error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-{100 * hi:.2f}%, "
-        f"{report['episodes']} episodes, M=1); outputs in {run_dir}"
-    )
+    from rnnagents.common.stats import report_lines
+
+    print(f"{report_lines(report)[0]}; outputs in {run_dir}")
 
 
 def cmd_eval_ram(args: argparse.Namespace) -> None:
-    from rnnagents.train.config import resolve_device, write_json
-    from rnnagents.train.ram_eval import evaluate_ram
-    from rnnagents.train.ram_watch import load_ram
+    from rnnagents.common.files import write_json
+    from rnnagents.common.stats import report_lines
+    from rnnagents.train.ram.evaluate import evaluate_run
 
-    device = resolve_device(args.device)
-    model, config = load_ram(args.run_dir, device)
-    report = evaluate_ram(model, config, args.split, args.episodes, device, samples=args.samples)
-    lo, hi = report["error_ci95"]
-    line = (
-        f"{args.split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
-        f"{100 * hi:.2f}%, {report['episodes']} episodes, M=1)"
+    report = evaluate_run(
+        args.run_dir,
+        split=args.split,
+        episodes=args.episodes,
+        samples=args.samples,
+        device=args.device,
     )
-    if args.samples > 1:
-        line += f"; M={args.samples} averaged: {100 * report['error_mc']:.2f}%"
-    print(line)
+    print("\n".join(report_lines(report)))
     if args.json_out:
         write_json(args.json_out, report)
 
 
 def cmd_watch(args: argparse.Namespace) -> None:
-    from rnnagents.train.run_dir import read_run_config
-    from rnnagents.train.video import show_frames, write_video
+    from rnnagents.common.video import show_frames, write_video
+    from rnnagents.train import film
 
-    agent, _ = read_run_config(args.run_dir)
-    if args.episodes < 1:
-        raise ValueError("--episodes must be >= 1")
-    if args.max_steps is not None and args.max_steps < 1:
-        raise ValueError("--max-steps must be >= 1")
-    if args.max_steps is not None and agent == "ram":
-        raise ValueError("--max-steps does not apply to RAM runs: their episodes have fixed length")
-    if agent == "ram":
-        from rnnagents.train.config import resolve_device
-        from rnnagents.train.ram_watch import FPS, episode_films, load_ram
-
-        device = resolve_device(args.device)
-        model, config = load_ram(args.run_dir, device)
-        frames = [f for film in episode_films(model, config, args.episodes, device) for f in film]
-        fps = FPS
-    elif agent == "worldmodel":
-        from rnnagents.train.worldmodel_watch import FPS, worldmodel_film
-
-        frames, fps = worldmodel_film(args.run_dir, args.episodes, args.max_steps), FPS
-    elif agent == "ppo":
-        from rnnagents.train.ppo_watch import ppo_film
-
-        frames, fps = ppo_film(args.run_dir, args.episodes, args.max_steps, args.device)
-    else:
-        raise ValueError(f"watch does not know agent {agent!r}")
+    frames, fps = film(args.run_dir, args.episodes, args.max_steps, args.device)
     out = write_video(
         frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=fps
     )
@@ -340,8 +309,9 @@ def cmd_watch(args: argparse.Namespace) -> None:
 
 
 def cmd_train_ppo(args: argparse.Namespace) -> None:
-    from rnnagents.train.ppo import PPORunConfig, is_glimpse_id, train_ppo
-    from rnnagents.train.run_dir import default_run_dir
+    from rnnagents.common.run_dir import default_run_dir
+    from rnnagents.train.ppo.config import PPORunConfig, is_glimpse_id
+    from rnnagents.train.ppo.trainer import train_ppo
 
     given = dict(
         recurrent=args.recurrent,
@@ -361,46 +331,24 @@ def cmd_train_ppo(args: argparse.Namespace) -> None:
     print(f"run directory: {run_dir}")
     train_ppo(config, run_dir, wandb=args.wandb, progress=not args.no_progress)
     if is_glimpse_id(config.env_id):
-        _eval_ppo_glimpse(str(run_dir), "test", 1000)
+        from rnnagents.common.stats import report_lines
+        from rnnagents.train.ppo.evaluate import evaluate_run
+
+        print("\n".join(report_lines(evaluate_run(run_dir))))
 
 
 def cmd_eval_ppo(args: argparse.Namespace) -> None:
-    from rnnagents.train.ppo import is_glimpse_id, trained_ppo_config
+    from rnnagents.common.stats import report_lines
+    from rnnagents.train.ppo.evaluate import evaluate_run
 
-    if args.episodes is not None and args.episodes < 1:
-        raise ValueError("--episodes must be >= 1")
-    if is_glimpse_id(trained_ppo_config(args.run_dir).env_id):
-        if args.workers is not None:
-            raise ValueError("--workers applies to CarRacing and dream runs, not glimpse runs")
-        _eval_ppo_glimpse(args.run_dir, args.split or "test", args.episodes or 1000)
-        return
-    if args.split is not None:
-        raise ValueError("--split applies to glimpse runs; this run is scored on unseen tracks")
-    from rnnagents.train.ppo_real_eval import evaluate_ppo_real
-    from rnnagents.worldmodel.executor import make_executor
-
-    with make_executor(1 if args.workers is None else args.workers) as executor:
-        report = evaluate_ppo_real(args.run_dir, args.episodes or 100, executor)
-    print(
-        f"{report['mean']:.1f} +- {report['std']:.1f} "
-        f"({report['episodes']} episodes on unseen tracks)"
+    report = evaluate_run(
+        args.run_dir, split=args.split, episodes=args.episodes, workers=args.workers
     )
-
-
-def _eval_ppo_glimpse(run_dir: str, split: str, episodes: int) -> None:
-    from rnnagents.train.ppo import evaluate_ppo_glimpse, load_ppo
-
-    model, config = load_ppo(run_dir)
-    report = evaluate_ppo_glimpse(model, config, split=split, episodes=episodes)
-    lo, hi = report["error_ci95"]
-    print(
-        f"{split} error {100 * report['error']:.2f}% (95% CI {100 * lo:.2f}-"
-        f"{100 * hi:.2f}%, {report['episodes']} episodes, M=1)"
-    )
+    print("\n".join(report_lines(report)))
 
 
 def _new_worldmodel_config(args: argparse.Namespace):
-    from rnnagents.train.config import with_overrides
+    from rnnagents.common.configs import with_overrides
 
     config = with_overrides(
         WM_PRESETS[args.preset],
@@ -418,7 +366,7 @@ def _new_worldmodel_config(args: argparse.Namespace):
 def _run_worldmodel_stages(
     run_dir, config, stages, *, new: bool, wandb: bool, progress: bool, force: bool
 ) -> None:
-    from rnnagents.train.worldmodel_pipeline import PipelineStopped, open_pipeline
+    from rnnagents.train.worldmodel.pipeline import PipelineStopped, open_pipeline
 
     pipeline, executor, logger = open_pipeline(
         config, run_dir, new=new, wandb=wandb, progress=progress
@@ -437,8 +385,8 @@ def _run_worldmodel_stages(
 
 
 def cmd_train_worldmodel(args: argparse.Namespace) -> None:
-    from rnnagents.train.run_dir import default_run_dir
-    from rnnagents.train.worldmodel_pipeline import pipeline_stages
+    from rnnagents.common.run_dir import default_run_dir
+    from rnnagents.train.worldmodel.pipeline import pipeline_stages
     from rnnagents.worldmodel.run_files import run_config
 
     if args.resume:
@@ -460,7 +408,7 @@ def cmd_train_worldmodel(args: argparse.Namespace) -> None:
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
-    from rnnagents.train.run_dir import CONFIG_FILE, default_run_dir
+    from rnnagents.common.run_dir import CONFIG_FILE, default_run_dir
     from rnnagents.worldmodel.run_files import run_config
 
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("worldmodel")
@@ -495,29 +443,19 @@ def cmd_train_stage(args: argparse.Namespace) -> None:
 def _print_worldmodel_eval(run_dir) -> None:
     import json
 
-    from rnnagents.train.worldmodel_eval import EVAL_FILE
+    from rnnagents.common.stats import EVAL_FILE, report_lines
 
-    report = json.loads((Path(run_dir) / EVAL_FILE).read_text())
-    order = ["controller", "dream", "controller_random_weights", "exploration", "random"]
-    for name in [n for n in order if n in report]:
-        part = report[name]
-        print(
-            f"{name:26s} {part['mean']:8.1f} +- {part['std']:6.1f}  ({part['episodes']} "
-            f"episodes{', in the dream' if name == 'dream' else ''})"
-        )
+    print("\n".join(report_lines(json.loads((Path(run_dir) / EVAL_FILE).read_text()))))
 
 
 def cmd_eval_worldmodel(args: argparse.Namespace) -> None:
-    from rnnagents.train.worldmodel_eval import evaluate_worldmodel
-    from rnnagents.worldmodel.executor import make_executor
-    from rnnagents.worldmodel.run_files import run_config
+    from rnnagents.common.stats import report_lines
+    from rnnagents.train.worldmodel.evaluate import evaluate_run
 
-    if args.episodes < 1:
-        raise ValueError("--episodes must be >= 1")
-    config = run_config(args.run_dir)
-    with make_executor(args.workers or config.workers) as executor:
-        evaluate_worldmodel(args.run_dir, args.episodes, executor, baselines=not args.no_baselines)
-    _print_worldmodel_eval(args.run_dir)
+    report = evaluate_run(
+        args.run_dir, episodes=args.episodes, workers=args.workers, baselines=not args.no_baselines
+    )
+    print("\n".join(report_lines(report)))
 
 
 COMMANDS = {

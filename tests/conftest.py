@@ -27,7 +27,7 @@ if TINY_ENV not in gym.registry:
     gym.register(
         TINY_ENV,
         entry_point="rnnagents.envs.cluttered_mnist:ClutteredMNISTEnv",
-        vector_entry_point="rnnagents.envs.cluttered_mnist_vector:ClutteredMNISTVectorEnv",
+        vector_entry_point="rnnagents.envs.cluttered_mnist:ClutteredMNISTVectorEnv",
         kwargs=dict(
             canvas_size=32, glimpse_size=8, n_scales=3, n_glimpses=4, n_clutter=2, clutter_size=8
         ),

@@ -28,8 +28,11 @@ def test_wrapper_passes_check_env():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env)
-    unexpected = [str(w.message) for w in caught
-                  if not any(text in str(w.message) for text in ALLOWED_WARNINGS)]
+    unexpected = [
+        str(w.message)
+        for w in caught
+        if not any(text in str(w.message) for text in ALLOWED_WARNINGS)
+    ]
     assert unexpected == []
     env.close()
 

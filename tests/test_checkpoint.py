@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnagents.train import checkpoint
-from rnnagents.train.checkpoint import (
+from rnnagents.common import checkpoint
+from rnnagents.common.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
     capture_rng_state,

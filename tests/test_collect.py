@@ -15,21 +15,21 @@ from rnnagents.agents.exploration import (
     UniformRandomPolicy,
     score_policy,
 )
-from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW
-from rnnagents.worldmodel.collect import (
-    EVAL_TRACK_SEEDS_START,
-    SUMMARY_FILE,
-    TRAIN_TRACK_SEEDS_START,
-    collect,
-    eval_track_seeds,
-    train_track_seeds,
-)
-from rnnagents.worldmodel.executor import (
+from rnnagents.common.executor import (
     ProcessExecutor,
     SerialExecutor,
     TaskError,
     make_executor,
 )
+from rnnagents.envs.carracing import (
+    ACTION_HIGH,
+    ACTION_LOW,
+    EVAL_TRACK_SEEDS_START,
+    TRAIN_TRACK_SEEDS_START,
+    eval_track_seeds,
+    train_track_seeds,
+)
+from rnnagents.worldmodel.collect import SUMMARY_FILE, collect
 from rnnagents.worldmodel.shards import list_shards, read_shard
 
 pytestmark = pytest.mark.filterwarnings("ignore:builtin type Swig:DeprecationWarning")

@@ -9,11 +9,11 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from rnnagents.agents.controller import BatchedController, n_params
-from rnnagents.agents.worldmodel_policy import ControllerActor, WorldModelPolicy
-from rnnagents.envs.dream import BatchedDream
-from rnnagents.train.controller_cmaes import dream_returns, train_controller
-from rnnagents.train.run_logger import RunLogger, read_metrics
+from rnnagents.common.run_logger import RunLogger, read_metrics
+from rnnagents.train.worldmodel.cmaes import dream_returns, train_controller
+from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.mdnrnn import MDNRNN
+from rnnagents.worldmodel.policy import ControllerActor, WorldModelPolicy
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnagents
+from rnnagents.envs.glimpse_sb3 import sb3_glimpse_env
 from rnnagents.envs.glimpse_task import GlimpseTaskConfig, compose_canvases, draw_episodes
 from rnnagents.envs.mnist_data import load_digits
 from rnnagents.envs.registration import GLIMPSE_PRESETS
-from rnnagents.envs.sb3 import sb3_glimpse_env
 
 IDS = sorted(GLIMPSE_PRESETS)
 # check_env builds each render mode; "human" on a headless machine warns once and shows

@@ -7,12 +7,14 @@ import math
 import pytest
 import torch
 
-from rnnagents.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from rnnagents.train.run_logger import RunLogger, read_metrics
-from rnnagents.worldmodel import epoch_loop
+from rnnagents.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from rnnagents.common.executor import SerialExecutor
+from rnnagents.common.run_logger import RunLogger, read_metrics
+from rnnagents.train import loop
+from rnnagents.train.worldmodel.fit import train_mdnrnn
 from rnnagents.worldmodel.collect import collect
 from rnnagents.worldmodel.config import WorldModelConfig
-from rnnagents.worldmodel.executor import SerialExecutor
+from rnnagents.worldmodel.encode import encode_shards
 from rnnagents.worldmodel.mdnrnn import (
     LOG_SIGMA_MAX,
     LOG_SIGMA_MIN,
@@ -22,14 +24,14 @@ from rnnagents.worldmodel.mdnrnn import (
     mdn_loss,
     mdnrnn_loss,
     sample_mdn,
-    train_mdnrnn,
 )
-from rnnagents.worldmodel.vae import ConvVAE, encode_shards
+from rnnagents.worldmodel.vae import ConvVAE
 
 pytestmark = pytest.mark.filterwarnings("ignore:builtin type Swig:DeprecationWarning")
 
-CONFIG = WorldModelConfig(mdn_epochs=10, mdn_seq_len=16, mdn_batch_size=4, mdn_lr=3e-3,
-                          mdn_hidden=64, device="cpu")
+CONFIG = WorldModelConfig(
+    mdn_epochs=10, mdn_seq_len=16, mdn_batch_size=4, mdn_lr=3e-3, mdn_hidden=64, device="cpu"
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +82,13 @@ def test_loss_and_gradients_stay_finite_for_extreme_values():
     mu = torch.full((2, 6, 32), 1e6)
     mu[0, ::2] = -1e6  # jumps of 2e6 between steps
     batch = {
-        "mu": mu, "logvar": torch.full((2, 6, 32), 30.0),  # sampled z ~ 3e6 off mu
-        "actions": torch.full((2, 5, 3), 1e6), "rewards": torch.full((2, 5), -1e6),
+        "mu": mu,
+        "logvar": torch.full((2, 6, 32), 30.0),  # sampled z ~ 3e6 off mu
+        "actions": torch.full((2, 5, 3), 1e6),
+        "rewards": torch.full((2, 5), -1e6),
         "terminations": torch.ones(2, 5, dtype=torch.bool),
-        "mask": torch.ones(2, 5, dtype=torch.bool), "next_mask": torch.ones(2, 5, dtype=torch.bool),
+        "mask": torch.ones(2, 5, dtype=torch.bool),
+        "next_mask": torch.ones(2, 5, dtype=torch.bool),
     }
     out, *_ = model(mu[:, :-1], batch["actions"])
     assert out.log_pi.abs().max() > 1e3 and out.log_sigma.min() < LOG_SIGMA_MIN + 0.1
@@ -104,13 +109,20 @@ def test_loss_and_gradients_stay_finite_for_extreme_values():
 
 
 def test_loss_is_the_mixture_negative_log_likelihood():
-    out = MDNOutput(torch.log(torch.tensor([[0.25], [0.75]])), torch.tensor([[0.0], [2.0]]),
-                    torch.log(torch.tensor([[1.0], [0.5]])))
+    out = MDNOutput(
+        torch.log(torch.tensor([[0.25], [0.75]])),
+        torch.tensor([[0.0], [2.0]]),
+        torch.log(torch.tensor([[1.0], [0.5]])),
+    )
     density = 0.25 * math.exp(-0.5) / math.sqrt(2 * math.pi) + 0.75 * math.exp(-2) / (
-        0.5 * math.sqrt(2 * math.pi))
+        0.5 * math.sqrt(2 * math.pi)
+    )
     assert mdn_loss(out, torch.tensor([1.0])).item() == pytest.approx(-math.log(density))
-    masked = mdn_loss(MDNOutput(*(t.expand(3, 2, 1) for t in out)), torch.tensor([[1.0], [1e3],
-                      [1.0]]), mask=torch.tensor([True, False, True]))
+    masked = mdn_loss(
+        MDNOutput(*(t.expand(3, 2, 1) for t in out)),
+        torch.tensor([[1.0], [1e3], [1.0]]),
+        mask=torch.tensor([True, False, True]),
+    )
     assert masked.item() == pytest.approx(-math.log(density))
 
 
@@ -120,8 +132,9 @@ def test_sampling_follows_temperature():
     mu = torch.tensor([-10.0, 10.0])[None, :, None].expand(20000, 2, 1)
     out = MDNOutput(log_pi, mu, torch.full((20000, 2, 1), math.log(0.1)))
     generator = torch.Generator().manual_seed(0)
-    share = {tau: (sample_mdn(out, tau, generator) > 0).float().mean().item()
-             for tau in (0.5, 1.0, 3.0)}
+    share = {
+        tau: (sample_mdn(out, tau, generator) > 0).float().mean().item() for tau in (0.5, 1.0, 3.0)
+    }
     assert share[0.5] == pytest.approx(1 / 82, abs=0.005)  # 0.1^2 / (0.9^2 + 0.1^2)
     assert share[1.0] == pytest.approx(0.1, abs=0.01)
     assert share[3.0] > 0.3
@@ -139,8 +152,9 @@ def test_sampling_follows_temperature():
 
 def _train(run_dir, config, latent_dir):
     with RunLogger(run_dir, config.as_dict()) as logger:
-        return train_mdnrnn(latent_dir, run_dir / "mdnrnn.pt", config, "cpu", logger,
-                            progress=False)
+        return train_mdnrnn(
+            latent_dir, run_dir / "mdnrnn.pt", config, "cpu", logger, progress=False
+        )
 
 
 def test_training_lowers_the_loss(tmp_path, latent_dir):
@@ -179,7 +193,7 @@ def test_resume_mid_epoch_and_across_epochs_matches_an_uninterrupted_run(
 
     one_epoch = WorldModelConfig(**{**CONFIG.as_dict(), "mdn_epochs": 1})
     with monkeypatch.context() as patch:
-        patch.setattr(epoch_loop, "StopRequest", lambda: _StopAfter(1))
+        patch.setattr(loop, "StopRequest", lambda: _StopAfter(1))
         assert not _train(tmp_path / "resumed", one_epoch, latent_dir)  # Ctrl-C mid-epoch
     ckpt = load_checkpoint(tmp_path / "resumed" / "mdnrnn.pt")
     assert (ckpt["epoch"], ckpt["batch"]) == (0, 1)
@@ -198,7 +212,8 @@ def test_wrong_checkpoint_is_refused(tmp_path, latent_dir):
     save_checkpoint(tmp_path / "mdnrnn.pt", {"kind": "vae", "config": CONFIG.as_dict()})
     with pytest.raises(CheckpointError, match="'vae' checkpoint, expected 'mdnrnn'"):
         _train(tmp_path, CONFIG, latent_dir)
-    _train(tmp_path / "small", WorldModelConfig(**{**CONFIG.as_dict(), "mdn_epochs": 1}),
-           latent_dir)
+    _train(
+        tmp_path / "small", WorldModelConfig(**{**CONFIG.as_dict(), "mdn_epochs": 1}), latent_dir
+    )
     with pytest.raises(CheckpointError, match="mdn_hidden"):
         load_mdnrnn(tmp_path / "small" / "mdnrnn.pt", WorldModelConfig(mdn_hidden=128))

@@ -16,36 +16,35 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env
 
 from rnnagents.cli import main
-from rnnagents.envs.carracing import make_carracing
+from rnnagents.common.executor import SerialExecutor
+from rnnagents.common.run_dir import start_run_dir
+from rnnagents.common.run_logger import read_metrics
+from rnnagents.common.video import count_frames
+from rnnagents.envs.carracing import EVAL_TRACK_SEEDS_START, eval_track_seeds, make_carracing
 from rnnagents.envs.carracing_sb3 import (
     FRAME_SKIP,
     TrainTrackSeeds,
     make_carracing_eval_env,
     make_carracing_sb3_env,
 )
+from rnnagents.envs.glimpse_sb3 import sb3_glimpse_env
 from rnnagents.envs.registration import DREAM_ID, GLIMPSE_PRESETS
-from rnnagents.envs.sb3 import sb3_glimpse_env
-from rnnagents.train.ppo import (
-    PPORunConfig,
+from rnnagents.common.stats import summarize
+from rnnagents.train.ppo.config import PPORunConfig
+from rnnagents.train.ppo.envs import glimpse_vec_env, make_train_env
+from rnnagents.train.ppo.evaluate import (
+    PPOFactory,
     evaluate_ppo_glimpse,
-    glimpse_vec_env,
-    load_ppo,
-    make_train_env,
-    train_ppo,
+    evaluate_ppo_real,
+    ppo_policy,
 )
-from rnnagents.train.ppo_real_eval import evaluate_ppo_real
-from rnnagents.train.ppo_watch import ppo_film
-from rnnagents.train.ram_rollout import make_glimpse_vec_env
-from rnnagents.train.run_dir import start_run_dir
-from rnnagents.train.run_logger import read_metrics
-from rnnagents.train.video import count_frames
-from rnnagents.train.worldmodel_eval import summarize
+from rnnagents.train.ppo.trainer import load_ppo, train_ppo
+from rnnagents.train.ppo.watch import film as ppo_film
+from rnnagents.train.ram.rollout import make_glimpse_vec_env
+from rnnagents.train.real_game import score_real
 from rnnagents.worldmodel import run_files
-from rnnagents.worldmodel.collect import EVAL_TRACK_SEEDS_START, eval_track_seeds
 from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
-from rnnagents.worldmodel.executor import SerialExecutor
 from rnnagents.worldmodel.mdnrnn import MDNRNN
-from rnnagents.worldmodel.real_eval import ppo_policy, score_real
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 MNIST28 = "rnnagents/MNIST28-v0"
@@ -81,7 +80,7 @@ def tiny_dream(monkeypatch):
     """A random-weight world model stands in for a run directory's V, M and start latents."""
     torch.manual_seed(0)
     parts = ConvVAE().eval(), MDNRNN().eval(), torch.randn(4, 2, 32)
-    monkeypatch.setattr("rnnagents.worldmodel.load.load_dream_parts", lambda run_dir: parts)
+    monkeypatch.setattr("rnnagents.worldmodel.run_files.load_dream_parts", lambda run_dir: parts)
     return parts
 
 
@@ -288,7 +287,7 @@ def test_dream_run_acts_in_the_real_game_on_z_and_h_as_in_the_dream(dream_run, t
     expected, _ = model.predict(seen, episode_start=np.ones(1, bool), deterministic=True)
     np.testing.assert_allclose(ppo_policy(str(dream_run))(frame), expected, atol=1e-6)
     first, again = (
-        score_real(SerialExecutor(), "ppo", [EVAL_TRACK_SEEDS_START], 10, str(dream_run))
+        score_real(SerialExecutor(), PPOFactory(str(dream_run)), [EVAL_TRACK_SEEDS_START], 10)
         for _ in range(2)
     )
     assert first == again and math.isfinite(first[0])

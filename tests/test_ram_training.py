@@ -12,12 +12,11 @@ import pytest
 import torch
 from conftest import TINY_ENV, read_wandb_record
 
-from rnnagents.train.checkpoint import CheckpointError, load_checkpoint
-from rnnagents.train.ram_config import PRESETS
-from rnnagents.train.ram_run import resume_config, run_ram
-from rnnagents.train.ram_trainer import RAMTrainer
-from rnnagents.train.run_logger import read_metrics
-from rnnagents.train.video import count_frames
+from rnnagents.common.checkpoint import CheckpointError, load_checkpoint
+from rnnagents.common.run_logger import read_metrics
+from rnnagents.common.video import count_frames
+from rnnagents.train.ram.config import PRESETS
+from rnnagents.train.ram.trainer import RAMTrainer, resume_config, run_ram
 
 SMOKE = dataclasses.replace(PRESETS["smoke"], env_id=TINY_ENV, device="cpu")
 
@@ -40,7 +39,7 @@ def test_smoke_run_learns_clearly_above_chance(trained_run):
     assert report["episodes"] == 1000  # the whole test split of the offline sample
     lo, hi = report["error_ci95"]
     assert lo < report["error"] < hi
-    for name in ("config.json", "checkpoint.pt", "best.pt", "eval_test.json", "metrics.jsonl"):
+    for name in ("config.json", "checkpoint.pt", "best.pt", "eval.json", "metrics.jsonl"):
         assert (run_dir / name).exists()
 
 
@@ -145,8 +144,8 @@ def test_eval_and_watch_commands(trained_run, tmp_path):
     )
     # The tiny env is registered only inside the test process, so the CLI must say so clearly.
     assert out.returncode == 2 and "TinyClutteredMNIST" in out.stderr
-    from rnnagents.train.ram_eval import evaluate_ram
-    from rnnagents.train.ram_watch import episode_films, load_ram
+    from rnnagents.train.ram.evaluate import evaluate_ram
+    from rnnagents.train.ram.watch import episode_films, load_ram
 
     model, config = load_ram(run_dir, torch.device("cpu"))
     report = evaluate_ram(model, config, "test", 200, torch.device("cpu"), samples=3)

@@ -12,8 +12,8 @@ import pytest
 import torch
 from conftest import read_wandb_record
 
-from rnnagents.train.run_logger import RunLogger, read_metrics
-from rnnagents.train.video import write_video
+from rnnagents.common.run_logger import RunLogger, read_metrics
+from rnnagents.common.video import write_video
 
 
 def _strict_json(line: str) -> dict:
@@ -79,7 +79,7 @@ def test_wandb_is_not_imported_without_wandb(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
-        from rnnagents.train.run_logger import RunLogger
+        from rnnagents.common.run_logger import RunLogger
         with RunLogger({str(tmp_path)!r}, {{"lr": 0.1}}) as logger:
             logger.log({{"loss": 1.0}}, step=0)
             logger.log_image("img", "missing.png", step=0)

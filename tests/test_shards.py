@@ -147,10 +147,14 @@ def test_episode_windows_cover_each_step_once_with_aligned_targets():
 
 
 def test_iter_sequences_yields_every_step_of_every_episode(tmp_path):
-    paths = [write_shard(tmp_path, f"l{i}", make_latents(10 + i, 1000 * i), LATENTS)
-             for i in range(3)]
-    batches = list(iter_sequences(paths, seq_len=4, batch_size=2,
-                                  rng=np.random.default_rng(0), shards_per_buffer=2))
+    paths = [
+        write_shard(tmp_path, f"l{i}", make_latents(10 + i, 1000 * i), LATENTS) for i in range(3)
+    ]
+    batches = list(
+        iter_sequences(
+            paths, seq_len=4, batch_size=2, rng=np.random.default_rng(0), shards_per_buffer=2
+        )
+    )
     rewards = np.concatenate([b["rewards"][b["mask"]] for b in batches])
     expected = [1000 * i + t for i in range(3) for t in range(10 + i)]
     assert sorted(rewards.tolist()) == expected

@@ -5,18 +5,21 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnagents.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from rnnagents.train.run_logger import RunLogger, read_metrics
+from rnnagents.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from rnnagents.common.executor import SerialExecutor
+from rnnagents.common.run_logger import RunLogger, read_metrics
+from rnnagents.train.worldmodel.fit import train_vae
 from rnnagents.worldmodel.collect import collect
 from rnnagents.worldmodel.config import WorldModelConfig
-from rnnagents.worldmodel.executor import SerialExecutor
+from rnnagents.worldmodel.encode import encode_shards
 from rnnagents.worldmodel.shards import LATENTS, list_shards, read_shard
-from rnnagents.worldmodel.vae import ConvVAE, encode_shards, load_vae, train_vae, vae_loss
+from rnnagents.worldmodel.vae import ConvVAE, load_vae, vae_loss
 
 pytestmark = pytest.mark.filterwarnings("ignore:builtin type Swig:DeprecationWarning")
 
-CONFIG = WorldModelConfig(vae_epochs=3, vae_batch_size=20, vae_lr=1e-3, vae_shards_in_memory=2,
-                          device="cpu")
+CONFIG = WorldModelConfig(
+    vae_epochs=3, vae_batch_size=20, vae_lr=1e-3, vae_shards_in_memory=2, device="cpu"
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +88,9 @@ def test_encode_shards_writes_latents_and_skips_current_ones(tmp_path, shard_dir
     latents, frames = read_shard(paths[0], LATENTS), read_shard(list_shards(shard_dir)[0])
     assert latents["mu"].shape == latents["logvar"].shape == (40, 32)
     assert latents["episode_seed"] == frames["episode_seed"]
-    torch.testing.assert_close(torch.from_numpy(latents["actions"]),
-                               torch.from_numpy(frames["actions"]))
+    torch.testing.assert_close(
+        torch.from_numpy(latents["actions"]), torch.from_numpy(frames["actions"])
+    )
     mtimes = [p.stat().st_mtime_ns for p in paths]
     encode_shards(vae, shard_dir, tmp_path, "cpu", progress=False)
     assert [p.stat().st_mtime_ns for p in paths] == mtimes  # same weights: kept
@@ -96,8 +100,9 @@ def test_encode_shards_writes_latents_and_skips_current_ones(tmp_path, shard_dir
     encode_shards(vae, shard_dir, tmp_path, "cpu", progress=False)
     renewed = read_shard(paths[0], LATENTS)
     assert renewed["vae_digest"] != latents["vae_digest"]
-    torch.testing.assert_close(torch.from_numpy(renewed["mu"]),
-                               torch.from_numpy(latents["mu"]) + 1.0)
+    torch.testing.assert_close(
+        torch.from_numpy(renewed["mu"]), torch.from_numpy(latents["mu"]) + 1.0
+    )
 
 
 def test_load_vae_round_trip(tmp_path, shard_dir):

@@ -9,8 +9,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from rnnagents.train import video
-from rnnagents.train.video import count_frames, show_frames, tile_frames, write_video
+from rnnagents.common import video
+from rnnagents.common.video import count_frames, show_frames, tile_frames, write_video
 
 
 def _frames(n: int = 7, height: int = 32, width: int = 48, seed: int = 0) -> np.ndarray:

@@ -7,16 +7,24 @@ import sys
 
 import pytest
 
-from rnnagents.train.run_logger import RunLogger, read_metrics
-from rnnagents.train.video import count_frames
-from rnnagents.train.worldmodel_pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
+from rnnagents.common.run_logger import RunLogger, read_metrics
+from rnnagents.common.video import count_frames
+from rnnagents.train.worldmodel.pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import PRESETS
 from rnnagents.worldmodel.shards import list_shards, read_shard
 
-TINY = dataclasses.replace(PRESETS["smoke"], collect_episodes=3, collect_max_steps=60, workers=1,
-                           dream_max_steps=40, eval_episodes=1, device="cpu",
-                           iterations=1, iteration_episodes=2)
+TINY = dataclasses.replace(
+    PRESETS["smoke"],
+    collect_episodes=3,
+    collect_max_steps=60,
+    workers=1,
+    dream_max_steps=40,
+    eval_episodes=1,
+    device="cpu",
+    iterations=1,
+    iteration_episodes=2,
+)
 STAGES = pipeline_stages(TINY)
 
 
@@ -37,8 +45,10 @@ def test_pipeline_runs_every_stage(finished_run):
     for stage in STAGES:
         assert run_files.stage_done(finished_run, stage), stage
     report = json.loads((finished_run / "eval.json").read_text())
-    for name in ("controller", "controller_random_weights", "random", "exploration", "dream"):
-        assert report[name]["episodes"] == 1
+    assert report["agent"] == "controller" and report["episodes"] == 1
+    for name in ("controller_random_weights", "random", "exploration"):
+        assert report["baselines"][name]["episodes"] == 1
+    assert report["dream"]["episodes"] == 1
     assert report["tracks"][0] >= 1_000_000  # evaluation tracks are never training tracks
     summary = json.loads((finished_run / run_files.STAGES / "collect.json").read_text())
     assert len(summary["episodes"]) == 3
@@ -80,11 +90,19 @@ def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):
 def test_watch_and_eval_commands_on_a_world_model_run(finished_run, tmp_path):
     video = tmp_path / "wm.mp4"
     cli = [sys.executable, "-m", "rnnagents", "--threads", "1"]
-    out = subprocess.run([*cli, "watch", str(finished_run), "--episodes", "1", "--out",
-                          str(video)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [*cli, "watch", str(finished_run), "--episodes", "1", "--out", str(video)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert count_frames(video) == int(out.stdout.split("(")[1].split()[0]) > 0
-    ev = subprocess.run([*cli, "eval", "worldmodel", str(finished_run), "--episodes", "1",
-                         "--no-baselines"], capture_output=True, text=True, check=True)
+    ev = subprocess.run(
+        [*cli, "eval", "worldmodel", str(finished_run), "--episodes", "1", "--no-baselines"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "controller" in ev.stdout and "dream" in ev.stdout
 
 
@@ -92,13 +110,16 @@ def test_stage_commands_refuse_other_runs(tmp_path):
     ram_like = tmp_path / "ram"
     ram_like.mkdir()
     (ram_like / "config.json").write_text(json.dumps({"agent": "ram", "config": {}}))
-    out = subprocess.run([sys.executable, "-m", "rnnagents", "train", "mdnrnn", str(ram_like)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "rnnagents", "train", "mdnrnn", str(ram_like)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "not a world-model run" in out.stderr
 
 
 def test_logger_steps_continue_across_stage_loggers(tmp_path):
-    from rnnagents.train.run_logger import StageLogger
+    from rnnagents.common.run_logger import StageLogger
 
     with RunLogger(tmp_path, {}) as logger:
         StageLogger(logger).log({"a": 1.0}, step=5)
@@ -107,7 +128,7 @@ def test_logger_steps_continue_across_stage_loggers(tmp_path):
 
 
 def test_a_stage_stopped_by_ctrl_c_is_not_marked_complete(tmp_path, monkeypatch):
-    import rnnagents.train.worldmodel_pipeline as pipeline_module
+    import rnnagents.train.worldmodel.pipeline as pipeline_module
 
     monkeypatch.setattr(pipeline_module, "train_vae", lambda *args, **kwargs: False)
     pipeline, executor, logger = open_pipeline(TINY, tmp_path / "run", new=True, progress=False)
@@ -117,8 +138,9 @@ def test_a_stage_stopped_by_ctrl_c_is_not_marked_complete(tmp_path, monkeypatch)
 
 
 def test_dream_vs_real_video_reaches_the_offline_wandb_run(finished_run, offline_wandb):
-    pipeline, executor, logger = open_pipeline(TINY, finished_run, new=False, wandb=True,
-                                               progress=False)
+    pipeline, executor, logger = open_pipeline(
+        TINY, finished_run, new=False, wandb=True, progress=False
+    )
     with executor, logger:
         video = pipeline.log_dream_vs_real("controller")
         run_id = logger.wandb_id

@@ -16,11 +16,38 @@ import gymnasium as gym
 import numpy as np
 
 ENV_ID = "CarRacing-v3"
+# Track seeds say which track an episode drives. Training data only ever uses seeds from
+# TRAIN_TRACK_SEEDS_START up to (excluding) EVAL_TRACK_SEEDS_START, and evaluation only seeds
+# from EVAL_TRACK_SEEDS_START on, so no agent is scored on a track it was trained on.
+TRAIN_TRACK_SEEDS_START = 0
+EVAL_TRACK_SEEDS_START = 1_000_000
 FRAME_SIZE = 64
+FILM_FPS = 25  # films of an episode play at half the game's 50 frames per second
 CROP_ROWS = 84  # rows 0..83 are the road; 84..95 the dashboard
 # CarRacing's action bounds: steer in [-1, 1], gas and brake in [0, 1].
 ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
 ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
+
+
+def train_track_seeds(count: int, start: int = 0) -> list[int]:
+    """``count`` training track seeds, ``start`` places into the training range."""
+    return list(range(TRAIN_TRACK_SEEDS_START + start, TRAIN_TRACK_SEEDS_START + start + count))
+
+
+def eval_track_seeds(count: int, start: int = 0) -> list[int]:
+    """``count`` evaluation track seeds, never used for training data."""
+    return list(range(EVAL_TRACK_SEEDS_START + start, EVAL_TRACK_SEEDS_START + start + count))
+
+
+def check_train_seeds(seed: int, n_envs: int) -> None:
+    """Refuse a ``seed`` whose ``n_envs`` first tracks are not all training tracks."""
+    if n_envs < 1:
+        raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+    if not TRAIN_TRACK_SEEDS_START <= seed <= EVAL_TRACK_SEEDS_START - n_envs:
+        raise ValueError(
+            f"seed must be in [{TRAIN_TRACK_SEEDS_START}, {EVAL_TRACK_SEEDS_START - n_envs}] "
+            f"so that {n_envs} CarRacing sub-envs start on training tracks, got {seed}"
+        )
 
 
 class CarRacingFrames(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
@@ -33,9 +60,7 @@ class CarRacingFrames(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.ObservationWrapper.__init__(self, env)
-        self.observation_space = gym.spaces.Box(
-            0, 255, (FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8
-        )
+        self.observation_space = gym.spaces.Box(0, 255, (FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return cv2.resize(

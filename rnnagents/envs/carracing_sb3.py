@@ -35,8 +35,12 @@ from stable_baselines3.common.vec_env import (
     VecTransposeImage,
 )
 
-from rnnagents.envs.carracing import ENV_ID
-from rnnagents.worldmodel.collect import EVAL_TRACK_SEEDS_START, TRAIN_TRACK_SEEDS_START
+from rnnagents.envs.carracing import (
+    ENV_ID,
+    EVAL_TRACK_SEEDS_START,
+    TRAIN_TRACK_SEEDS_START,
+    check_train_seeds,
+)
 
 FRAME_SKIP = 2
 FRAME_SIZE = 64
@@ -83,17 +87,6 @@ def zoo_frames(env: gym.Env) -> gym.Env:
 def zoo_preprocessing(env: gym.Env, stride: int) -> gym.Env:
     """The RL Zoo's CarRacing wrappers, then track seeding."""
     return TrainTrackSeeds(zoo_frames(env), stride)
-
-
-def check_train_seeds(seed: int, n_envs: int) -> None:
-    """Refuse a ``seed`` whose ``n_envs`` first tracks are not all training tracks."""
-    if n_envs < 1:
-        raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-    if not TRAIN_TRACK_SEEDS_START <= seed <= EVAL_TRACK_SEEDS_START - n_envs:
-        raise ValueError(
-            f"seed must be in [{TRAIN_TRACK_SEEDS_START}, {EVAL_TRACK_SEEDS_START - n_envs}] "
-            f"so that {n_envs} CarRacing sub-envs start on training tracks, got {seed}"
-        )
 
 
 def make_carracing_sb3_env(n_envs: int, seed: int, vec: str = "dummy") -> VecEnv:

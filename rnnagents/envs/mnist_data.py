@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnagents.train.atomic import atomic_path
+from rnnagents.common.files import atomic_path
 
 __all__ = ["SPLITS", "DataError", "clear_cache", "load_digits", "read_idx"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 ENTRY = "rnnagents.envs.cluttered_mnist:ClutteredMNISTEnv"
-VECTOR_ENTRY = "rnnagents.envs.cluttered_mnist_vector:ClutteredMNISTVectorEnv"
+VECTOR_ENTRY = "rnnagents.envs.cluttered_mnist:ClutteredMNISTVectorEnv"
 
 GLIMPSE_PRESETS: dict[str, tuple[str, dict]] = {
     "rnnagents/ClutteredMNIST-v0": (
@@ -44,7 +44,7 @@ def register_envs() -> None:
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=ENTRY, vector_entry_point=VECTOR_ENTRY, kwargs=kwargs)
     if DREAM_ID not in gym.registry:
-        gym.register(DREAM_ID, entry_point="rnnagents.envs.dream:DreamEnv")
+        gym.register(DREAM_ID, entry_point="rnnagents.worldmodel.dream:DreamEnv")
 
 
 def describe_envs() -> dict[str, str]:

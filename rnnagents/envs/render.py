@@ -11,6 +11,7 @@ import numpy as np
 from rnnagents.envs.retina import patch_origins
 
 TARGET_PIXELS = 300
+FILM_FPS = 2  # films of glimpse episodes: one glimpse per half second
 BOX_COLOURS = [(0, 255, 0), (0, 200, 255), (255, 160, 0), (255, 0, 255)]  # RGB, one per scale
 PATH_COLOUR = (255, 60, 60)
 

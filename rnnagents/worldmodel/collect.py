@@ -1,11 +1,10 @@
 """Collect stage: real CarRacing-v3 episodes of the exploration policy, one shard each.
 
-Track seeds say which track an episode drives. Training data only ever uses seeds from
-``TRAIN_TRACK_SEEDS_START`` up to (excluding) ``EVAL_TRACK_SEEDS_START``, and evaluation only
-seeds from ``EVAL_TRACK_SEEDS_START`` on, so a controller is never scored on a track its world
-model was trained on. Each episode is an independent task (it builds its own env and policy,
-seeded from its track seed), so the result does not depend on how many workers ran it, and a
-collect that was interrupted resumes by skipping the shards already complete.
+Training data only ever drives training tracks (``rnnagents.envs.carracing``'s seed ranges),
+so a controller is never scored on a track its world model was trained on. Each episode is an
+independent task (it builds its own env and policy, seeded from its track seed), so the result
+does not depend on how many workers ran it, and a collect that was interrupted resumes by
+skipping the shards already complete.
 """
 
 from __future__ import annotations
@@ -20,25 +19,19 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rnnagents.agents.exploration import BrownianPolicy, NoisyPolicy, Policy
-from rnnagents.envs.carracing import drive, make_carracing
-from rnnagents.train.config import write_json
-from rnnagents.worldmodel.executor import Executor
-from rnnagents.worldmodel.real_eval import controller_policy
+from rnnagents.common.executor import Executor
+from rnnagents.common.files import write_json
+from rnnagents.envs.carracing import (
+    EVAL_TRACK_SEEDS_START,
+    TRAIN_TRACK_SEEDS_START,
+    drive,
+    make_carracing,
+    train_track_seeds,
+)
+from rnnagents.worldmodel.policy import controller_policy
 from rnnagents.worldmodel.shards import ShardError, read_shard, shard_path, write_shard
 
-TRAIN_TRACK_SEEDS_START = 0
-EVAL_TRACK_SEEDS_START = 1_000_000
 SUMMARY_FILE = "collect_summary.json"
-
-
-def train_track_seeds(count: int, start: int = 0) -> list[int]:
-    """``count`` training track seeds, ``start`` places into the training range."""
-    return list(range(TRAIN_TRACK_SEEDS_START + start, TRAIN_TRACK_SEEDS_START + start + count))
-
-
-def eval_track_seeds(count: int, start: int = 0) -> list[int]:
-    """``count`` evaluation track seeds, never used for training data."""
-    return list(range(EVAL_TRACK_SEEDS_START + start, EVAL_TRACK_SEEDS_START + start + count))
 
 
 def episode_name(track_seed: int) -> str:
@@ -137,15 +130,25 @@ def collect(
         raise ValueError(f"need {episodes} distinct track seeds, got {len(set(seeds))}")
     outside = [s for s in seeds if not TRAIN_TRACK_SEEDS_START <= s < EVAL_TRACK_SEEDS_START]
     if outside:
-        raise ValueError(f"track seeds {outside[:5]} are outside the training range "
-                         f"[{TRAIN_TRACK_SEEDS_START}, {EVAL_TRACK_SEEDS_START})")
+        raise ValueError(
+            f"track seeds {outside[:5]} are outside the training range "
+            f"[{TRAIN_TRACK_SEEDS_START}, {EVAL_TRACK_SEEDS_START})"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = {seed: _existing_summary(out_dir, seed) for seed in seeds}
-    todo = [EpisodeTask(str(out_dir), seed, max_steps, policy_seed, controller)
-            for seed, summary in summaries.items() if summary is None]
-    bar = tqdm(total=episodes, initial=episodes - len(todo), desc="collect", unit="episode",
-               disable=not progress)
+    todo = [
+        EpisodeTask(str(out_dir), seed, max_steps, policy_seed, controller)
+        for seed, summary in summaries.items()
+        if summary is None
+    ]
+    bar = tqdm(
+        total=episodes,
+        initial=episodes - len(todo),
+        desc="collect",
+        unit="episode",
+        disable=not progress,
+    )
     collected_steps = 0
     start = time.perf_counter()
 
@@ -163,12 +166,14 @@ def collect(
     for result in results:
         summaries[result["track_seed"]] = result
     summary = _aggregate([summaries[seed] for seed in seeds])
-    summary.update({
-        "max_steps": max_steps,
-        "policy_seed": policy_seed,
-        "collected_now": len(todo),
-        "collected_steps_per_s": collected_steps / seconds if todo else None,
-    })
+    summary.update(
+        {
+            "max_steps": max_steps,
+            "policy_seed": policy_seed,
+            "collected_now": len(todo),
+            "collected_steps_per_s": collected_steps / seconds if todo else None,
+        }
+    )
     write_json(out_dir / summary_file, summary)
     return summary
 

@@ -60,19 +60,39 @@ class WorldModelConfig:
 
     def __post_init__(self) -> None:
         positive = (
-            "collect_episodes", "collect_max_steps", "workers", "z_dim", "vae_epochs",
-            "vae_batch_size", "vae_shards_in_memory", "mdn_epochs", "mdn_seq_len",
-            "mdn_batch_size", "mdn_hidden", "mdn_mixtures", "cmaes_popsize", "cmaes_rollouts",
-            "cmaes_generations", "dream_max_steps", "real_check_every", "real_check_episodes",
-            "eval_episodes", "iteration_episodes",
+            "collect_episodes",
+            "collect_max_steps",
+            "workers",
+            "z_dim",
+            "vae_epochs",
+            "vae_batch_size",
+            "vae_shards_in_memory",
+            "mdn_epochs",
+            "mdn_seq_len",
+            "mdn_batch_size",
+            "mdn_hidden",
+            "mdn_mixtures",
+            "cmaes_popsize",
+            "cmaes_rollouts",
+            "cmaes_generations",
+            "dream_max_steps",
+            "real_check_every",
+            "real_check_episodes",
+            "eval_episodes",
+            "iteration_episodes",
         )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.collect_max_steps > MAX_EPISODE_STEPS:
             raise ValueError(f"collect_max_steps must be <= {MAX_EPISODE_STEPS}, CarRacing's limit")
-        for name in ("vae_lr", "mdn_lr", "mdn_grad_clip", "mdn_done_pos_weight",
-                     "dream_temperature"):
+        for name in (
+            "vae_lr",
+            "mdn_lr",
+            "mdn_grad_clip",
+            "mdn_done_pos_weight",
+            "dream_temperature",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("vae_kl_tolerance", "iterations", "iteration_noise"):
@@ -91,12 +111,24 @@ class WorldModelConfig:
 PRESETS: dict[str, WorldModelConfig] = {
     # Every stage end to end in a couple of minutes on 2 cores; checks plumbing, not learning.
     "smoke": WorldModelConfig(
-        collect_episodes=4, collect_max_steps=100, workers=2,
-        vae_epochs=1, vae_batch_size=32, vae_lr=1e-3,
-        mdn_epochs=1, mdn_seq_len=50, mdn_batch_size=4,
-        cmaes_popsize=4, cmaes_rollouts=2, cmaes_generations=2, dream_max_steps=100,
-        real_check_every=1, real_check_episodes=1, eval_episodes=2,
-        iterations=1, iteration_episodes=2,
+        collect_episodes=4,
+        collect_max_steps=100,
+        workers=2,
+        vae_epochs=1,
+        vae_batch_size=32,
+        vae_lr=1e-3,
+        mdn_epochs=1,
+        mdn_seq_len=50,
+        mdn_batch_size=4,
+        cmaes_popsize=4,
+        cmaes_rollouts=2,
+        cmaes_generations=2,
+        dream_max_steps=100,
+        real_check_every=1,
+        real_check_episodes=1,
+        eval_episodes=2,
+        iterations=1,
+        iteration_episodes=2,
     ),
     # About 1 hour on 2 cores, measured (wall time, other jobs sharing the cores): collect 60
     # brownian episodes (50,903 frames, 9.4 min), VAE 2 epochs (12.7 min), encode (0.2 min),
@@ -106,11 +138,18 @@ PRESETS: dict[str, WorldModelConfig] = {
     # reached a reconstruction error of 41 after 250 updates, 1e-4 117. No iterations: one round
     # (40 episodes collected by the controller plus noise) made the controller worse (README).
     "default": WorldModelConfig(
-        collect_episodes=60, workers=2,
-        vae_epochs=2, vae_lr=1e-3,
-        mdn_epochs=30, mdn_seq_len=200, mdn_batch_size=32,
-        cmaes_popsize=16, cmaes_rollouts=4, cmaes_generations=40,
-        real_check_every=20, real_check_episodes=4,
+        collect_episodes=60,
+        workers=2,
+        vae_epochs=2,
+        vae_lr=1e-3,
+        mdn_epochs=30,
+        mdn_seq_len=200,
+        mdn_batch_size=32,
+        cmaes_popsize=16,
+        cmaes_rollouts=4,
+        cmaes_generations=40,
+        real_check_every=20,
+        real_check_episodes=4,
         iteration_episodes=40,
     ),
     # The paper's scale: 10,000 rollouts, 999-step sequences, VAE lr 1e-4, population 64 x 16

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from rnnagents.train.checkpoint import load_checkpoint
-from rnnagents.train.run_logger import RunLogger
+from rnnagents.common.checkpoint import load_checkpoint
 from rnnagents.worldmodel.config import MDN_KEYS, WorldModelConfig
-from rnnagents.worldmodel.epoch_loop import EpochStats, train_epochs
-from rnnagents.worldmodel.shards import iter_sequences, list_shards
 
 KIND = "mdnrnn"
 # log sigma is squashed softly into about [LOG_SIGMA_MIN, LOG_SIGMA_MAX]: sigma between 0.001
@@ -93,9 +87,7 @@ class MDNRNN(nn.Module):
         done_logit = self.done_head(hidden).squeeze(-1)
         return mixture, reward, done_logit, (h[0], c[0])
 
-    def step(
-        self, z: Tensor, a: Tensor, state: State
-    ) -> tuple[MDNOutput, Tensor, Tensor, State]:
+    def step(self, z: Tensor, a: Tensor, state: State) -> tuple[MDNOutput, Tensor, Tensor, State]:
         """One step: ``z [B, z_dim]``, ``a [B, action_dim]`` -> mixture ``[B, K, z_dim]``,
         reward ``[B]``, termination logit ``[B]``, new state."""
         mixture, reward, done_logit, state = self.forward(z[:, None], a[:, None], state)
@@ -163,19 +155,25 @@ def mdnrnn_loss(
     out, reward, done_logit, _ = model(z[:, :-1], batch["actions"])
     mdn = mdn_loss(out, z[:, 1:], batch["next_mask"])
     reward_loss = _masked_mean((reward - batch["rewards"]).pow(2), batch["mask"])
-    done = _masked_mean(F.binary_cross_entropy_with_logits(
-        done_logit, batch["terminations"].to(done_logit.dtype), reduction="none",
-        pos_weight=torch.tensor(done_pos_weight, device=done_logit.device),
-    ), batch["mask"])
+    done = _masked_mean(
+        F.binary_cross_entropy_with_logits(
+            done_logit,
+            batch["terminations"].to(done_logit.dtype),
+            reduction="none",
+            pos_weight=torch.tensor(done_pos_weight, device=done_logit.device),
+        ),
+        batch["mask"],
+    )
     return MDNRNNLoss(mdn + reward_loss + done, mdn, reward_loss, done)
 
 
 def load_mdnrnn(
     path: str | os.PathLike, config: WorldModelConfig, device: torch.device | str = "cpu"
 ) -> MDNRNN:
-    """The MDN-RNN of a checkpoint written by ``train_mdnrnn``, in eval mode."""
-    ckpt = load_checkpoint(path, expected_kind=KIND, expected_config=config.as_dict(),
-                           compare_keys=MDN_KEYS)
+    """The MDN-RNN of a checkpoint written by M's training (``fit.train_mdnrnn``), in eval mode."""
+    ckpt = load_checkpoint(
+        path, expected_kind=KIND, expected_config=config.as_dict(), compare_keys=MDN_KEYS
+    )
     model = build_mdnrnn(config).to(device)
     model.load_state_dict(ckpt["model"])
     return model.eval()
@@ -183,54 +181,3 @@ def load_mdnrnn(
 
 def build_mdnrnn(config: WorldModelConfig) -> MDNRNN:
     return MDNRNN(config.z_dim, hidden_size=config.mdn_hidden, n_mixtures=config.mdn_mixtures)
-
-
-def train_mdnrnn(
-    latent_dir: str | os.PathLike,
-    out_path: str | os.PathLike,
-    config: WorldModelConfig,
-    device: torch.device | str,
-    logger: RunLogger,
-    progress: bool = True,
-) -> bool:
-    """Train to ``config.mdn_epochs`` on windows of ``mdn_seq_len`` steps of latent shards.
-
-    Checkpoints (kind "mdnrnn") go to ``out_path`` every epoch and a run resumes from there;
-    see ``epoch_loop.train_epochs``. Returns False when Ctrl-C stopped it early.
-    """
-    shards = list_shards(latent_dir)
-    if not shards:
-        raise FileNotFoundError(f"no latent shards in {latent_dir}; run the encode stage first")
-    torch.manual_seed(config.seed)  # initial weights; a resumed run loads its own
-    model = build_mdnrnn(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.mdn_lr)
-
-    def batches(rng: np.random.Generator) -> Iterator[dict[str, np.ndarray]]:
-        return iter_sequences(shards, config.mdn_seq_len, config.mdn_batch_size, rng)
-
-    def train_batch(arrays: dict[str, np.ndarray]) -> dict[str, float]:
-        batch = {key: torch.from_numpy(value).to(device) for key, value in arrays.items()}
-        loss = mdnrnn_loss(model, batch, config.mdn_done_pos_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.total.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), config.mdn_grad_clip)
-        optimizer.step()
-        return {"loss": loss.total.item(), "mdn": loss.mdn.item(),
-                "reward": loss.reward.item(), "done": loss.done.item(),
-                "steps": float(arrays["mask"].sum())}
-
-    def end_epoch(epoch: int, step: int, stats: EpochStats) -> None:
-        metrics = {f"mdnrnn/{key}": value for key, value in stats.means().items()
-                   if key != "steps"}
-        metrics["mdnrnn/steps_per_s"] = stats.sums.get("steps", 0.0) / max(stats.seconds, 1e-9)
-        logger.log({**metrics, "mdnrnn/epoch": epoch}, step=step)
-        if progress:
-            tqdm.write(f"mdnrnn epoch {epoch}: loss {metrics['mdnrnn/loss']:.3f} "
-                       f"(mdn {metrics['mdnrnn/mdn']:.3f}), "
-                       f"{metrics['mdnrnn/steps_per_s']:.0f} steps/s")
-
-    return train_epochs(
-        model=model, optimizer=optimizer, out_path=out_path, kind=KIND, config=config,
-        compare_keys=MDN_KEYS, epochs=config.mdn_epochs, batches=batches,
-        train_batch=train_batch, end_epoch=end_epoch, progress=progress,
-    )

@@ -1,13 +1,25 @@
-"""Where each stage of a World Models run keeps its outputs inside the run directory."""
+"""A World Models run directory: where each stage keeps its outputs, and loading them back."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from rnnagents.train.config import from_dict, write_json
-from rnnagents.worldmodel.config import WorldModelConfig
+import numpy as np
+import torch
 
+from rnnagents.common.checkpoint import load_checkpoint
+from rnnagents.common.configs import from_dict
+from rnnagents.common.files import write_json
+from rnnagents.common.run_dir import read_run_config
+from rnnagents.worldmodel import mdnrnn as memory
+from rnnagents.worldmodel.config import WorldModelConfig
+from rnnagents.worldmodel.mdnrnn import load_mdnrnn
+from rnnagents.worldmodel.shards import LATENTS as LATENT_SCHEMA
+from rnnagents.worldmodel.shards import list_shards, read_shard
+from rnnagents.worldmodel.vae import ConvVAE, load_vae
+
+AGENT = "worldmodel"
 ROLLOUTS = "rollouts"  # frame shards of real episodes (collect)
 VAE = "vae.pt"
 LATENTS = "latents"  # (mu, logvar) shards of the same episodes (encode)
@@ -27,9 +39,35 @@ def mark_stage_done(run_dir: str | os.PathLike, stage: str, summary: dict) -> No
 
 
 def run_config(run_dir: str | os.PathLike) -> WorldModelConfig:
-    from rnnagents.train.run_dir import read_run_config
-
     agent, saved = read_run_config(run_dir)
-    if agent != "worldmodel":
+    if agent != AGENT:
         raise ValueError(f"{run_dir} is a {agent!r} run, not a world-model run")
     return from_dict(WorldModelConfig, saved)
+
+
+def start_latents(latent_dir: str | os.PathLike, device="cpu") -> torch.Tensor:
+    """[K, 2, z] (mu, logvar) of each real episode's first frame: where dreams begin."""
+    paths = list_shards(latent_dir)
+    if not paths:
+        raise FileNotFoundError(f"no latent shards in {latent_dir}: run the encode stage first")
+    firsts = []
+    for path in paths:
+        shard = read_shard(path, LATENT_SCHEMA)
+        firsts.append(np.stack([shard["mu"][0], shard["logvar"][0]]))
+    return torch.as_tensor(np.stack(firsts), dtype=torch.float32, device=device)
+
+
+def load_dream_parts(
+    run_dir: str | os.PathLike, device="cpu"
+) -> tuple[ConvVAE, memory.MDNRNN, torch.Tensor]:
+    """(V, M, start latents) of a run whose V, encode and M stages are complete."""
+    run_dir = Path(run_dir)
+    config = run_config(run_dir)
+    vae = load_vae(run_dir / VAE, config, device)
+    mdnrnn = load_mdnrnn(run_dir / MDNRNN, config, device)
+    return vae, mdnrnn, start_latents(run_dir / LATENTS, device)
+
+
+def load_controller_params(run_dir: str | os.PathLike) -> np.ndarray:
+    ckpt = load_checkpoint(Path(run_dir) / CONTROLLER, expected_kind="controller")
+    return ckpt["params"].numpy().astype(np.float32)

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from rnnagents.common.files import atomic_file
 from rnnagents.envs.carracing import FRAME_SIZE
-from rnnagents.train.atomic import atomic_file
 
 SUFFIX = ".npz"
 ACTION_DIM = 3
@@ -180,6 +180,7 @@ def iter_frames(
 
     At most ``shards_per_buffer`` episodes are in memory at once (16 full episodes ~ 200 MB).
     """
+
     def load(path: Path) -> dict[str, np.ndarray]:
         return {"frames": read_shard(path, FRAMES)["frames"]}
 

@@ -14,29 +14,25 @@ import numpy as np
 import torch
 
 from rnnagents.agents.controller import BatchedController
-from rnnagents.agents.worldmodel_policy import ControllerActor, WorldModelPolicy
-from rnnagents.envs.carracing import drive, make_carracing
-from rnnagents.envs.dream import BatchedDream
+from rnnagents.common.video import tile_frames, upscaled_rgb
+from rnnagents.envs.carracing import FILM_FPS, drive, eval_track_seeds, make_carracing
 from rnnagents.envs.render import put_caption
-from rnnagents.train.video import tile_frames
-from rnnagents.worldmodel.collect import eval_track_seeds
-from rnnagents.worldmodel.load import load_controller_params, load_dream_parts
-from rnnagents.worldmodel.run_files import run_config
+from rnnagents.worldmodel.dream import BatchedDream
+from rnnagents.worldmodel.policy import ControllerActor, WorldModelPolicy
+from rnnagents.worldmodel.run_files import load_controller_params, load_dream_parts, run_config
 from rnnagents.worldmodel.vae import frames_to_tensor
 
-FPS = 25
 UPSCALE = 4
 
 
-def _image(x: torch.Tensor) -> np.ndarray:
-    """[3, 64, 64] in [0, 1] -> upscaled uint8 RGB."""
-    image = (x.permute(1, 2, 0).clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()
-    return np.kron(image, np.ones((UPSCALE, UPSCALE, 1), dtype=np.uint8))
-
-
 @torch.no_grad()
-def worldmodel_film(run_dir: str | Path, episodes: int, max_steps: int | None = None) -> list:
-    """Frames of ``episodes`` evaluation tracks, each [real | V(real) | dream]."""
+def film(
+    run_dir: str | Path, episodes: int, max_steps: int | None = None, device: str = "auto"
+) -> tuple[list[np.ndarray], int]:
+    """(frames, fps) of ``episodes`` evaluation tracks, each frame [real | V(real) | dream].
+
+    On the CPU whatever ``device`` says: the car is driven one frame at a time.
+    """
     config = run_config(run_dir)
     vae, mdnrnn, _ = load_dream_parts(run_dir)
     params = load_controller_params(run_dir)
@@ -58,10 +54,10 @@ def worldmodel_film(run_dir: str | Path, episodes: int, max_steps: int | None = 
             real = np.kron(step.frame, np.ones((UPSCALE, UPSCALE, 1), dtype=np.uint8))
             panels = [
                 put_caption(real, f"real t={t}"),
-                put_caption(_image(vae.decode(mu)[0]), "V"),
-                put_caption(_image(vae.decode(z)[0]), "dream"),
+                put_caption(upscaled_rgb(vae.decode(mu)[0].numpy(), UPSCALE), "V"),
+                put_caption(upscaled_rgb(vae.decode(z)[0].numpy(), UPSCALE), "dream"),
             ]
             frames.append(tile_frames([panels]))
             z, h, _, _ = dream.step(controller.act(z, h))
         env.close()
-    return frames
+    return frames, FILM_FPS

@@ -8,12 +8,17 @@ model trained in the dream (``rnnagents.agents.sb3_policy.LatentSB3Actor``).
 
 from __future__ import annotations
 
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
 from rnnagents.agents.controller import BatchedController
+from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.mdnrnn import MDNRNN
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
@@ -60,3 +65,40 @@ class WorldModelPolicy:
         _, _, _, self.state = self.mdnrnn.step(mu, action, self.state)
         self.z = mu
         return action[0].cpu().numpy()
+
+
+@functools.lru_cache(maxsize=2)
+def _world_model(run_dir: str, weights_stamp: tuple[int, ...]) -> tuple[ConvVAE, MDNRNN]:
+    vae, mdnrnn, _ = run_files.load_dream_parts(run_dir)
+    return vae, mdnrnn
+
+
+def cached_world_model(run_dir: str | os.PathLike) -> tuple[ConvVAE, MDNRNN]:
+    """V and M of a run, loaded once per process for as long as their files are unchanged
+    (the modification times of their checkpoints key the cache: a retrained M is reloaded)."""
+    stamp = tuple(
+        os.stat(Path(run_dir) / name).st_mtime_ns for name in (run_files.VAE, run_files.MDNRNN)
+    )
+    return _world_model(str(run_dir), stamp)
+
+
+def controller_policy(run_dir: str | os.PathLike, params: np.ndarray) -> WorldModelPolicy:
+    """The run's current V and M driven by controller ``params`` (V and M cached per process)."""
+    vae, mdnrnn = cached_world_model(run_dir)
+    return WorldModelPolicy(vae, mdnrnn, ControllerActor(np.asarray(params, dtype=np.float32)))
+
+
+@dataclass(frozen=True)
+class ControllerFactory:
+    """A picklable recipe for :func:`controller_policy`, for worker processes: called with the
+    episode's random generator (which a controller, being deterministic, ignores)."""
+
+    run_dir: str
+    params: tuple[float, ...] = field(repr=False)
+
+    @classmethod
+    def of(cls, run_dir: str | os.PathLike, params: np.ndarray) -> ControllerFactory:
+        return cls(str(run_dir), tuple(float(p) for p in params))
+
+    def __call__(self, rng: np.random.Generator | None = None) -> WorldModelPolicy:
+        return controller_policy(self.run_dir, np.asarray(self.params))

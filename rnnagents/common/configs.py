@@ -1,15 +1,11 @@
-"""Config plumbing shared by every agent: presets as named instances, CLI overrides, JSON."""
+"""Config plumbing shared by every agent: presets as named instances, overrides, devices."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from typing import Any, TypeVar
 
 import torch
-
-from rnnagents.train.atomic import atomic_write_bytes
 
 C = TypeVar("C")
 
@@ -31,11 +27,6 @@ def from_dict(cls: type[C], data: dict) -> C:
     if unknown:
         raise ValueError(f"saved config has field(s) {unknown} that {cls.__name__} does not know")
     return cls(**data)
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON atomically (temp file + rename): a crash never leaves half a file."""
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def resolve_device(name: str) -> torch.device:

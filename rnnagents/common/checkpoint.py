@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnagents.train.atomic import atomic_file
+from rnnagents.common.files import atomic_file
 
 FORMAT_VERSION = 1
 """Bumped whenever the payload layout changes in a way old readers cannot handle."""

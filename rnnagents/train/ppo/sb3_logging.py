@@ -18,7 +18,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HumanOutputFormat, KVWriter, Logger
 from tqdm.auto import tqdm
 
-from rnnagents.train.run_logger import RunLogger
+from rnnagents.common.run_logger import RunLogger
 
 FORMAT_NAME = "rnnagents"  # what SB3's ``exclude=`` would name to keep a key from us
 

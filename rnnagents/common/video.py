@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rnnagents.train.atomic import atomic_path
+from rnnagents.common.files import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 _QUIT_KEYS = (ord("q"), 27)  # q or Esc stops playback early
@@ -116,7 +116,7 @@ def show_frames(frames: Sequence[np.ndarray] | np.ndarray, fps: int = 4) -> bool
     Lets ``watch``-style commands show episodes live on a desktop and fall back to writing a file
     on headless machines, where opening a window would crash.
     """
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not has_display():
         return False
     frames = _checked_frames(frames)
     window = "rnnagents"
@@ -130,6 +130,18 @@ def show_frames(frames: Sequence[np.ndarray] | np.ndarray, fps: int = 4) -> bool
     except cv2.error:  # OpenCV built without GUI support
         return False
     return True
+
+
+def upscaled_rgb(chw: np.ndarray, upscale: int) -> np.ndarray:
+    """A float ``[3, H, W]`` image in [0, 1] (what a VAE decodes) as uint8 RGB, ``upscale`` x
+    larger in each direction, pixels kept sharp."""
+    image = (np.clip(np.moveaxis(chw, 0, -1), 0, 1) * 255).astype(np.uint8)
+    return np.kron(image, np.ones((upscale, upscale, 1), dtype=np.uint8))
+
+
+def has_display() -> bool:
+    """Whether a window can be opened here (an X11 or Wayland display is set)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def tile_frames(rows: list[list[np.ndarray]]) -> np.ndarray:

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from rnnagents.train.config import write_json
+from rnnagents.common.files import write_json
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"

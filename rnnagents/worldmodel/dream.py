@@ -16,10 +16,13 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from rnnagents.common.video import upscaled_rgb
 from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW
+from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.mdnrnn import MDNRNN, sample_mdn
 
 DONE_THRESHOLD = 0.5
+RENDER_UPSCALE = 4
 
 
 class BatchedDream:
@@ -96,9 +99,7 @@ class DreamEnv(gym.Env):
         render_mode: str | None = None,
     ) -> None:
         if run_dir is not None:
-            from rnnagents.worldmodel.load import load_dream_parts
-
-            vae, mdnrnn, start_latents = load_dream_parts(run_dir)
+            vae, mdnrnn, start_latents = run_files.load_dream_parts(run_dir)
         if mdnrnn is None or start_latents is None:
             raise ValueError("DreamEnv needs run_dir, or mdnrnn and start_latents")
         if render_mode not in (None, "rgb_array"):
@@ -140,6 +141,4 @@ class DreamEnv(gym.Env):
     def render(self):
         if self.render_mode != "rgb_array" or self.vae is None:
             return None
-        frame = self.vae.decode(self.dream.z[:1])[0]  # [3, 64, 64] in [0, 1]
-        image = (frame.permute(1, 2, 0).clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()
-        return np.kron(image, np.ones((4, 4, 1), dtype=np.uint8))
+        return upscaled_rgb(self.vae.decode(self.dream.z[:1])[0].cpu().numpy(), RENDER_UPSCALE)

@@ -21,23 +21,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnagents.envs.dream import BatchedDream
-from rnnagents.train.atomic import atomic_write_bytes
-from rnnagents.train.config import resolve_device
-from rnnagents.train.controller_cmaes import train_controller
-from rnnagents.train.run_dir import start_run_dir
-from rnnagents.train.run_logger import RunLogger, StageLogger
-from rnnagents.train.video import write_video
-from rnnagents.train.worldmodel_eval import evaluate_worldmodel
-from rnnagents.train.worldmodel_watch import FPS, worldmodel_film
+from rnnagents.common.configs import resolve_device
+from rnnagents.common.executor import Executor, make_executor
+from rnnagents.common.files import atomic_write_bytes
+from rnnagents.common.run_dir import start_run_dir
+from rnnagents.common.run_logger import RunLogger, StageLogger
+from rnnagents.common.video import write_video
+from rnnagents.envs.carracing import train_track_seeds
+from rnnagents.train.real_game import score_real
+from rnnagents.train.worldmodel.cmaes import train_controller
+from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
+from rnnagents.train.worldmodel.fit import train_mdnrnn, train_vae
+from rnnagents.train.worldmodel.watch import film
 from rnnagents.worldmodel import run_files
-from rnnagents.worldmodel.collect import NoisyController, collect, train_track_seeds
+from rnnagents.worldmodel.collect import NoisyController, collect
 from rnnagents.worldmodel.config import WorldModelConfig
-from rnnagents.worldmodel.executor import Executor, make_executor
-from rnnagents.worldmodel.load import load_controller_params, start_latents
-from rnnagents.worldmodel.mdnrnn import load_mdnrnn, train_mdnrnn
-from rnnagents.worldmodel.real_eval import score_real
-from rnnagents.worldmodel.vae import encode_shards, load_vae, train_vae
+from rnnagents.worldmodel.dream import BatchedDream
+from rnnagents.worldmodel.encode import encode_shards
+from rnnagents.worldmodel.mdnrnn import load_mdnrnn
+from rnnagents.worldmodel.policy import ControllerFactory
+from rnnagents.worldmodel.run_files import load_controller_params, start_latents
+from rnnagents.worldmodel.vae import load_vae
 
 AGENT = "worldmodel"
 STAGES = ("collect", "vae", "encode", "mdnrnn", "controller", "evaluate")
@@ -47,9 +51,7 @@ DREAM_VS_REAL_STEPS = 200  # frames of the video logged after each controller st
 
 def pipeline_stages(config: WorldModelConfig) -> list[str]:
     """Every stage of a run in order, the iteration rounds before the final evaluation."""
-    rounds = [
-        f"{stage}-{k}" for k in range(1, config.iterations + 1) for stage in ITERATION_STAGES
-    ]
+    rounds = [f"{stage}-{k}" for k in range(1, config.iterations + 1) for stage in ITERATION_STAGES]
     return [*STAGES[:-1], *rounds, STAGES[-1]]
 
 
@@ -173,9 +175,7 @@ class Pipeline:
 
     def stage_mdnrnn(self, iteration: int = 0) -> dict:
         if iteration == 0:
-            return self._train_network(
-                "mdnrnn", train_mdnrnn, run_files.LATENTS, run_files.MDNRNN
-            )
+            return self._train_network("mdnrnn", train_mdnrnn, run_files.LATENTS, run_files.MDNRNN)
         trained = f"{iteration_dir(iteration)}/{run_files.MDNRNN}"
         self._train_network(f"mdnrnn-{iteration}", train_mdnrnn, run_files.LATENTS, trained)
         self._promote(self.path(trained), run_files.MDNRNN, iteration)
@@ -194,17 +194,9 @@ class Pipeline:
         check_tracks = train_track_seeds(c.real_check_episodes)
 
         def real_score(params: np.ndarray) -> float:
+            factory = ControllerFactory.of(self.run_dir, params)
             return float(
-                np.mean(
-                    score_real(
-                        self.executor,
-                        "controller",
-                        check_tracks,
-                        c.collect_max_steps,
-                        str(self.run_dir),
-                        params,
-                    )
-                )
+                np.mean(score_real(self.executor, factory, check_tracks, c.collect_max_steps))
             )
 
         train_controller(
@@ -231,22 +223,20 @@ class Pipeline:
 
     def log_dream_vs_real(self, name: str) -> Path:
         """Film the current controller on one evaluation track, real beside dream, for W&B."""
-        frames = worldmodel_film(self.run_dir, episodes=1, max_steps=DREAM_VS_REAL_STEPS)
-        video = write_video(frames, self.path(f"media/dream_vs_real_{name}.mp4"), fps=FPS)
+        frames, fps = film(self.run_dir, episodes=1, max_steps=DREAM_VS_REAL_STEPS)
+        video = write_video(frames, self.path(f"media/dream_vs_real_{name}.mp4"), fps=fps)
         self.logger.log_video("media/dream_vs_real", video, step=self.logger.last_step)
         return video
 
     def stage_evaluate(self) -> dict:
         report = evaluate_worldmodel(self.run_dir, self.config.eval_episodes, self.executor)
+        means = {"controller": report["mean"], "dream": report["dream"]["mean"]}
+        means.update({name: part["mean"] for name, part in report["baselines"].items()})
         self.logger.log(
-            {
-                f"eval/{name}_mean": part["mean"]
-                for name, part in report.items()
-                if isinstance(part, dict)
-            },
+            {f"eval/{name}_mean": mean for name, mean in means.items()},
             step=self.logger.last_step + 1,
         )
-        return {name: part["mean"] for name, part in report.items() if isinstance(part, dict)}
+        return means
 
 
 def open_pipeline(

@@ -19,10 +19,10 @@ import torch
 from tqdm.auto import trange
 
 from rnnagents.agents.controller import BatchedController, n_params
-from rnnagents.envs.dream import BatchedDream
-from rnnagents.train.atomic import atomic_write_bytes
-from rnnagents.train.checkpoint import save_checkpoint
-from rnnagents.train.run_logger import RunLogger
+from rnnagents.common.checkpoint import save_checkpoint
+from rnnagents.common.files import atomic_write_bytes
+from rnnagents.common.run_logger import RunLogger
+from rnnagents.worldmodel.dream import BatchedDream
 
 KIND = "controller"
 ES_FILE = "controller_es.pkl"

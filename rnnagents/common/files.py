@@ -7,11 +7,12 @@ is written to a temporary file beside its final name, flushed to disk, and renam
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def fsync_directory(directory: Path) -> None:
@@ -62,3 +63,8 @@ def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_file(path) as file:
         file.write(data)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON atomically (temp file + rename): a crash never leaves half a file."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())

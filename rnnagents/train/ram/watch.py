@@ -9,33 +9,14 @@ import numpy as np
 import torch
 
 from rnnagents.agents.ram import RecurrentAttentionModel
-from rnnagents.envs.render import glimpse_panel, put_caption
-from rnnagents.train.checkpoint import load_checkpoint
-from rnnagents.train.config import from_dict
-from rnnagents.train.ram_config import RAMRunConfig
-from rnnagents.train.ram_eval import EVAL_SEED
-from rnnagents.train.ram_rollout import glimpse_pixels, make_glimpse_vec_env, play_batch
-from rnnagents.train.run_dir import BEST_FILE, CHECKPOINT_FILE
-from rnnagents.train.run_logger import RunLogger
-from rnnagents.train.video import tile_frames, write_video
-
-FPS = 2
-
-
-def load_ram(run_dir: str | Path, device: torch.device, best: bool = True):
-    """(model, config) from a run directory's best (or latest) checkpoint."""
-    run_dir = Path(run_dir)
-    path = run_dir / (BEST_FILE if best and (run_dir / BEST_FILE).exists() else CHECKPOINT_FILE)
-    ckpt = load_checkpoint(path, expected_kind="ram")
-    config = from_dict(RAMRunConfig, ckpt["config"])
-    envs = make_glimpse_vec_env(config.env_id, 1, "test", **config.env_kwargs())
-    model = RecurrentAttentionModel(config.model_config(glimpse_pixels(envs))).to(device)
-    envs.close()
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise ValueError(f"{path} does not fit the model its config describes: {err}") from err
-    return model.eval(), config
+from rnnagents.common.configs import resolve_device
+from rnnagents.common.run_logger import RunLogger
+from rnnagents.common.video import tile_frames, write_video
+from rnnagents.envs.glimpse_task import EVAL_SEED
+from rnnagents.envs.render import FILM_FPS, glimpse_panel, put_caption
+from rnnagents.train.ram.config import RAMRunConfig
+from rnnagents.train.ram.evaluate import load_ram
+from rnnagents.train.ram.rollout import make_glimpse_vec_env, play_batch
 
 
 @torch.no_grad()
@@ -82,7 +63,19 @@ def log_glimpse_media(
     video = write_video(
         [f for film in films for f in film],
         run_dir / "media" / f"glimpses_{epoch:04d}.mp4",
-        fps=FPS,
+        fps=FILM_FPS,
     )
     logger.log_video("media/glimpses", video, step=epoch)
     logger.log_image("media/glimpse_paths", tile_frames([[film[-1] for film in films]]), step=epoch)
+
+
+def film(
+    run_dir: str | Path, episodes: int, max_steps: int | None = None, device: str = "auto"
+) -> tuple[list[np.ndarray], int]:
+    """(frames, fps) of ``episodes`` test episodes of a RAM run, for ``rnnagents watch``."""
+    if max_steps is not None:
+        raise ValueError("--max-steps does not apply to RAM runs: their episodes have fixed length")
+    torch_device = resolve_device(device)
+    model, config = load_ram(run_dir, torch_device)
+    films = episode_films(model, config, episodes, torch_device)
+    return [frame for one in films for frame in one], FILM_FPS

@@ -1,0 +1,77 @@
+"""PPO run configuration: which env, which algorithm, how long; one JSON object per run."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+import gymnasium as gym
+
+from rnnagents.envs.carracing import ENV_ID as CARRACING_ID
+from rnnagents.envs.carracing import check_train_seeds
+from rnnagents.envs.registration import ENTRY
+
+AGENT = "ppo"
+DREAM_PREFIX = "dream:"
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def is_glimpse_id(env_id: str) -> bool:
+    """A registered id made by the glimpse env (the presets, or ids registered like them)."""
+    return env_id in gym.registry and gym.registry[env_id].entry_point == ENTRY
+
+
+@dataclass(frozen=True)
+class PPORunConfig:
+    """Everything a PPO run depends on; ``None`` sizes mean the algorithm's defaults
+    (PPO: 2048 steps, minibatch 64; RecurrentPPO: 128 and 128)."""
+
+    env_id: str  # a glimpse id, "CarRacing-v3" or "dream:RUN_DIR"
+    recurrent: bool = False  # RecurrentPPO with an LSTM policy
+    timesteps: int = 100_000  # environment steps, all sub-envs together
+    n_envs: int = 8
+    seed: int = 0
+    device: str = "auto"
+    n_steps: int | None = None  # steps per sub-env per rollout
+    batch_size: int | None = None  # minibatch size of the PPO update
+    learning_rate: float = 3e-4
+    data_dir: str | None = None  # glimpse ids: MNIST-format IDX files
+    dict_obs: bool = False  # glimpse ids: Dict observation + MultiInputPolicy
+
+    def __post_init__(self) -> None:
+        glimpse = is_glimpse_id(self.env_id)
+        dream = self.env_id.startswith(DREAM_PREFIX) and self.env_id != DREAM_PREFIX
+        if not (glimpse or dream or self.env_id == CARRACING_ID):
+            raise ValueError(
+                f"unknown env {self.env_id!r}: expected a glimpse id "
+                f"(`rnnagents env list`), {CARRACING_ID!r} or '{DREAM_PREFIX}RUN_DIR'"
+            )
+        if not glimpse and (self.dict_obs or self.data_dir is not None):
+            raise ValueError("dict_obs and data_dir apply to glimpse envs only")
+        for name in ("timesteps", "n_envs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.env_id == CARRACING_ID:
+            check_train_seeds(self.seed, self.n_envs)
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        # PPO normalizes advantages over a rollout and a minibatch: both need 2 samples or more.
+        if self.n_steps is not None and (self.n_steps < 1 or self.n_steps * self.n_envs < 2):
+            raise ValueError(f"need n_steps >= 1 and n_steps * n_envs >= 2, got {self.n_steps}")
+        if self.batch_size is not None and self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
+        if not _DEVICE.fullmatch(self.device):
+            raise ValueError(f"unknown device {self.device!r}; use auto, cpu or cuda[:N]")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def dream_run(self) -> str | None:
+        """The world-model run whose dream this run trains in; ``None`` for other envs."""
+        if not self.env_id.startswith(DREAM_PREFIX):
+            return None
+        return self.env_id.removeprefix(DREAM_PREFIX)

@@ -1,0 +1,96 @@
+"""PPO and recurrent PPO (Stable-Baselines3, sb3-contrib) on our envs: train and load a run.
+
+Three kinds of env id: a glimpse id (``rnnagents/MNIST28-v0`` ...), ``CarRacing-v3`` (RL Zoo
+preprocessing, training tracks only) and ``dream:RUN_DIR`` (the dream of a world-model run).
+The SB3 policy follows the observation: ``Mlp`` for vectors (the flattened glimpse, the dream's
+``[z, h]``), ``MultiInput`` for the Dict glimpse (``dict_obs``), ``Cnn`` for CarRacing frames;
+``recurrent`` swaps PPO for sb3-contrib's RecurrentPPO and ``...Policy`` for ``...LstmPolicy``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gymnasium import spaces
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.preprocessing import is_image_space
+
+from rnnagents.common.configs import from_dict, resolve_device
+from rnnagents.common.run_dir import read_run_config, start_run_dir
+from rnnagents.common.run_logger import RunLogger
+from rnnagents.train.ppo.config import AGENT, PPORunConfig
+from rnnagents.train.ppo.envs import make_train_env
+from rnnagents.train.ppo.sb3_logging import ProgressBar, attach_run_logger
+
+MODEL_FILE = "model.zip"
+
+
+def policy_name(observation_space: spaces.Space, recurrent: bool) -> str:
+    """SB3's policy name for an observation space: Mlp, MultiInput or Cnn, Lstm if recurrent."""
+    if isinstance(observation_space, spaces.Dict):
+        base = "MultiInput"
+    elif is_image_space(observation_space):
+        base = "Cnn"
+    else:
+        base = "Mlp"
+    return f"{base}{'Lstm' if recurrent else ''}Policy"
+
+
+def algorithm(recurrent: bool) -> type[BaseAlgorithm]:
+    return RecurrentPPO if recurrent else PPO
+
+
+def train_ppo(
+    config: PPORunConfig, run_dir: str | os.PathLike, *, wandb: bool = False, progress: bool = True
+) -> Path:
+    """Train a new run in ``run_dir``; it ends holding ``config.json``, ``metrics.jsonl`` and
+    ``model.zip`` (SB3's own format, loaded by :func:`load_ppo`)."""
+    device = resolve_device(config.device)  # a clear error before anything is made
+    env = make_train_env(config)
+    try:
+        run_dir = start_run_dir(run_dir, config.as_dict(), AGENT)
+        sizes = {"n_steps": config.n_steps, "batch_size": config.batch_size}
+        model = algorithm(config.recurrent)(
+            policy_name(env.observation_space, config.recurrent),
+            env,
+            learning_rate=config.learning_rate,
+            seed=config.seed,
+            device=device,
+            **{name: value for name, value in sizes.items() if value is not None},
+        )
+        with RunLogger(
+            run_dir, config.as_dict(), wandb=wandb, run_name=run_dir.name, project="rnnagents-ppo"
+        ) as logger:
+            attach_run_logger(model, logger)
+            model.learn(config.timesteps, callback=ProgressBar() if progress else None)
+            model.logger.dump(model.num_timesteps)  # the last update's train/* values
+            model.save(run_dir / MODEL_FILE)
+            logger.log_artifact(run_dir / MODEL_FILE, name="ppo-model")
+    finally:
+        env.close()
+    return run_dir
+
+
+def trained_ppo_config(run_dir: str | os.PathLike) -> PPORunConfig:
+    """The config of a PPO run that finished training (checked without loading the model)."""
+    agent, data = read_run_config(run_dir)
+    if agent != AGENT:
+        raise ValueError(f"{run_dir} holds a {agent!r} run, not a {AGENT!r} one")
+    path = Path(run_dir) / MODEL_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the run did not finish training")
+    return from_dict(PPORunConfig, data)
+
+
+def load_ppo(
+    run_dir: str | os.PathLike, device: str = "auto"
+) -> tuple[BaseAlgorithm, PPORunConfig]:
+    """The trained model of a PPO run and its config."""
+    config = trained_ppo_config(run_dir)
+    model = algorithm(config.recurrent).load(
+        Path(run_dir) / MODEL_FILE, device=resolve_device(device)
+    )
+    return model, config

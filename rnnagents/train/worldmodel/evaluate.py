@@ -1,0 +1,81 @@
+"""Final score of a World Models run in the real game, beside its baselines and its dream score.
+
+All four policies are scored on the same unseen evaluation tracks by the same code:
+the dream-trained controller, a uniformly random policy, the exploration policy that collected
+the data, and the same controller with random weights (drawn like CMA-ES's first generation).
+The controller's mean return in the dream is reported too: the dream/real gap is the key
+diagnostic of a world model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnagents.agents.controller import n_params
+from rnnagents.agents.exploration import BrownianPolicy, UniformRandomPolicy
+from rnnagents.common.executor import Executor, make_executor
+from rnnagents.common.files import write_json
+from rnnagents.common.stats import EVAL_FILE, summarize
+from rnnagents.envs.carracing import eval_track_seeds
+from rnnagents.train.real_game import score_real
+from rnnagents.train.worldmodel.cmaes import INITIAL_SIGMA, dream_returns
+from rnnagents.worldmodel.dream import BatchedDream
+from rnnagents.worldmodel.policy import ControllerFactory
+from rnnagents.worldmodel.run_files import load_controller_params, load_dream_parts, run_config
+
+
+def evaluate_worldmodel(
+    run_dir: str | Path,
+    episodes: int,
+    executor: Executor,
+    baselines: bool = True,
+    max_steps: int | None = None,
+) -> dict:
+    """Score the run's controller (and baselines) on ``episodes`` unseen tracks; eval.json."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    run_dir = Path(run_dir)
+    config = run_config(run_dir)
+    max_steps = max_steps or config.collect_max_steps
+    seeds = eval_track_seeds(episodes)
+    params = load_controller_params(run_dir)
+    controller = score_real(executor, ControllerFactory.of(run_dir, params), seeds, max_steps)
+    report: dict = {
+        "agent": "controller",
+        "tracks": [seeds[0], seeds[-1]],
+        "max_steps": max_steps,
+        **summarize(controller),
+    }
+    if baselines:
+        random_weights = np.random.default_rng(config.seed).normal(0, INITIAL_SIGMA, n_params())
+        factories = {
+            "controller_random_weights": ControllerFactory.of(run_dir, random_weights),
+            "random": UniformRandomPolicy,
+            "exploration": BrownianPolicy,
+        }
+        report["baselines"] = {
+            name: summarize(score_real(executor, factory, seeds, max_steps))
+            for name, factory in factories.items()
+        }
+    _, mdnrnn, starts = load_dream_parts(run_dir)
+    generator = torch.Generator().manual_seed(config.seed)
+    dream = BatchedDream(mdnrnn, starts, config.dream_temperature, generator)
+    report["dream"] = summarize(dream_returns(params[None], dream, episodes, max_steps)[0])
+    write_json(run_dir / EVAL_FILE, report)
+    return report
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    episodes: int = 100,
+    workers: int | None = None,
+    baselines: bool = True,
+) -> dict:
+    """Score a world-model run on ``episodes`` unseen tracks with ``workers`` processes
+    (default: the run's own), baselines included unless told otherwise; eval.json."""
+    with make_executor(workers or run_config(run_dir).workers) as executor:
+        return evaluate_worldmodel(run_dir, episodes, executor, baselines=baselines)

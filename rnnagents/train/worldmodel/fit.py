@@ -1,0 +1,185 @@
+"""Training V (the VAE, on frame shards) and M (the MDN-RNN, on latent shards).
+
+Both train through the one resumable epoch loop (``rnnagents.train.loop``): checkpoints go to
+``out_path`` every epoch, a run resumes from there, and a Ctrl-C returns False after saving.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from rnnagents.common.run_logger import RunLogger
+from rnnagents.common.video import tile_frames
+from rnnagents.train.loop import EpochStats, train_epochs
+from rnnagents.worldmodel import mdnrnn as memory
+from rnnagents.worldmodel import vae as vision
+from rnnagents.worldmodel.config import MDN_KEYS, VAE_KEYS, WorldModelConfig
+from rnnagents.worldmodel.shards import iter_frames, iter_sequences, list_shards, read_shard
+
+
+class _NetworkTask:
+    """Model and optimizer in the checkpoint, metrics under ``prefix/`` with a per-second rate
+    of the ``count`` metric (frames, steps) instead of its mean."""
+
+    prefix: str
+    count: str
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, logger, progress):
+        self.model, self.optimizer = model, optimizer
+        self.logger, self.progress = logger, progress
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def postfix(self, stats: EpochStats) -> dict[str, str]:
+        return {"loss": f"{stats.means()['loss']:.3f}"}
+
+    def end_epoch(self, epoch: int, stats: EpochStats) -> dict[str, float]:
+        p = self.prefix
+        metrics = {f"{p}/{key}": value for key, value in stats.means().items() if key != self.count}
+        rate = stats.sums.get(self.count, 0.0) / max(stats.seconds, 1e-9)
+        return {**metrics, f"{p}/{self.count}_per_s": rate, f"{p}/epoch": epoch}
+
+    def after_checkpoint(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        self.logger.log(metrics, step=step)
+        if self.progress:
+            p = self.prefix
+            tqdm.write(
+                f"{p} epoch {epoch}: loss {metrics[f'{p}/loss']:.3f}, "
+                f"{metrics[f'{p}/{self.count}_per_s']:.0f} {self.count}/s"
+            )
+
+
+class _VAETask(_NetworkTask):
+    prefix, count = "vae", "frames"
+
+    def __init__(self, shards, config: WorldModelConfig, device, logger, progress) -> None:
+        torch.manual_seed(config.seed)  # initial weights; a resumed run loads its own
+        model = vision.ConvVAE(config.z_dim).to(device)
+        super().__init__(
+            model, torch.optim.Adam(model.parameters(), lr=config.vae_lr), logger, progress
+        )
+        self.shards, self.config, self.device = shards, config, device
+        sample = read_shard(shards[0])["frames"]
+        self.sample = sample[np.linspace(0, len(sample) - 1, 8).astype(int)]
+
+    def batches(self, rng: np.random.Generator) -> Iterator[np.ndarray]:
+        c = self.config
+        return iter_frames(self.shards, c.vae_batch_size, rng, c.vae_shards_in_memory)
+
+    def train_batch(self, frames: np.ndarray) -> dict[str, float]:
+        x = vision.frames_to_tensor(frames, self.device)
+        loss = vision.vae_loss(x, *self.model(x), kl_tolerance=self.config.vae_kl_tolerance)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        self.optimizer.step()
+        return {
+            "loss": loss.total.item(),
+            "reconstruction": loss.reconstruction.item(),
+            "kl": loss.kl.item(),
+            "frames": float(len(x)),
+        }
+
+    def after_checkpoint(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        super().after_checkpoint(epoch, step, metrics)
+        self.logger.log_image("vae/reconstructions", self.reconstruction_panel(), step=step)
+
+    @torch.no_grad()
+    def reconstruction_panel(self) -> np.ndarray:
+        """The sample frames (top row) over their reconstructions from the posterior mean."""
+        self.model.eval()
+        x = vision.frames_to_tensor(self.sample, self.device)
+        recon = self.model.decode(self.model.encode(x)[0])
+        self.model.train()
+        frames = (recon.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+        return tile_frames([list(self.sample), list(frames)])
+
+
+class _MDNRNNTask(_NetworkTask):
+    prefix, count = "mdnrnn", "steps"
+
+    def __init__(self, shards, config: WorldModelConfig, device, logger, progress) -> None:
+        torch.manual_seed(config.seed)  # initial weights; a resumed run loads its own
+        model = memory.build_mdnrnn(config).to(device)
+        super().__init__(
+            model, torch.optim.Adam(model.parameters(), lr=config.mdn_lr), logger, progress
+        )
+        self.shards, self.config, self.device = shards, config, device
+
+    def batches(self, rng: np.random.Generator) -> Iterator[dict[str, np.ndarray]]:
+        c = self.config
+        return iter_sequences(self.shards, c.mdn_seq_len, c.mdn_batch_size, rng)
+
+    def train_batch(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        batch = {key: torch.from_numpy(value).to(self.device) for key, value in arrays.items()}
+        loss = memory.mdnrnn_loss(self.model, batch, self.config.mdn_done_pos_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.mdn_grad_clip)
+        self.optimizer.step()
+        return {
+            "loss": loss.total.item(),
+            "mdn": loss.mdn.item(),
+            "reward": loss.reward.item(),
+            "done": loss.done.item(),
+            "steps": float(arrays["mask"].sum()),
+        }
+
+
+def _train(task_class, kind, keys, epochs, shard_dir, out_path, config, device, logger, progress):
+    shards = list_shards(shard_dir)
+    if not shards:
+        stage = "collect" if kind == vision.KIND else "encode"
+        raise FileNotFoundError(f"no shards in {shard_dir}; run the {stage} stage first")
+    model_task = task_class(shards, config, device, logger, progress)
+    return train_epochs(
+        model_task,
+        path=out_path,
+        kind=kind,
+        config=config.as_dict(),
+        compare_keys=keys,
+        epochs=epochs,
+        seed=config.seed,
+        progress=progress,
+    )
+
+
+def train_vae(
+    shard_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+    config: WorldModelConfig,
+    device: torch.device | str,
+    logger: RunLogger,
+    progress: bool = True,
+) -> bool:
+    """Train V to ``config.vae_epochs`` on the frame shards in ``shard_dir`` (kind "vae")."""
+    return _train(
+        _VAETask, vision.KIND, VAE_KEYS, config.vae_epochs,
+        shard_dir, out_path, config, device, logger, progress,
+    )  # fmt: skip
+
+
+def train_mdnrnn(
+    latent_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+    config: WorldModelConfig,
+    device: torch.device | str,
+    logger: RunLogger,
+    progress: bool = True,
+) -> bool:
+    """Train M to ``config.mdn_epochs`` on windows of ``mdn_seq_len`` steps of latent shards."""
+    return _train(
+        _MDNRNNTask, memory.KIND, MDN_KEYS, config.mdn_epochs,
+        latent_dir, out_path, config, device, logger, progress,
+    )  # fmt: skip
