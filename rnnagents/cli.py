@@ -1,27 +1,121 @@
-"""The rnnagents command: environments, training, evaluation and watching."""
+"""The rnnagents command: environments, training, evaluation and watching.
+
+The flags of ``train KIND`` (and ``collect``) are generated from the kind's run config dataclass
+(``rnnagents/train/KIND/config.py``): a field's help text lives once, in its ``option(...)``,
+and the default shown is the ``default`` preset's own value, so neither can drift. Flags left
+out keep the preset's value. Agents, torch and SB3 are imported only once a command runs, so
+``rnnagents --help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import sys
+import typing
 import warnings
 from pathlib import Path
+from types import ModuleType, UnionType
 
-import gymnasium as gym
+EVAL_SPLITS = ["train", "validation", "test"]
+CONFIG_MODULES = {
+    "ram": "rnnagents.train.ram.config",
+    "ppo": "rnnagents.train.ppo.config",
+    "worldmodel": "rnnagents.worldmodel.config",
+}
 
-from rnnagents.common.checkpoint import CheckpointError
-from rnnagents.train.ram.config import PRESETS as RAM_PRESETS
-from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
+
+# -- flags from config dataclasses ---------------------------------------------------------------
+def _config_module(kind: str) -> ModuleType:
+    return importlib.import_module(CONFIG_MODULES[kind])
 
 
-def _bool_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
-    parser.add_argument(
-        f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=help_text
+def _field_type(annotation: object) -> type:
+    """``int`` of ``int | None``; the plain type otherwise."""
+    if isinstance(annotation, UnionType) or typing.get_origin(annotation) is typing.Union:
+        (inner,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return inner
+    return annotation  # type: ignore[return-value]
+
+
+def add_config_flags(parser: argparse.ArgumentParser, kind: str) -> None:
+    """One flag per ``option`` field of ``kind``'s run config, its default left to the preset."""
+    module = _config_module(kind)
+    shown = module.PRESETS.get("default")
+    hints = typing.get_type_hints(module.CONFIG)
+    group = parser.add_argument_group(f"{kind} config (rnnagents/train/{kind}/config.py)")
+    for field in dataclasses.fields(module.CONFIG):
+        meta = field.metadata
+        flag = "--" + (meta["flag"] or field.name).replace("_", "-")
+        required = field.default is dataclasses.MISSING
+        help_text = meta["help"].replace("%", "%%")
+        value = field.default if shown is None else getattr(shown, field.name)
+        if not required and value is not None:  # None: the help says what happens
+            help_text += f" (default: {value})"
+        kind_of_value = _field_type(hints[field.name])
+        if kind_of_value is bool:
+            group.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
+                               help=help_text)  # fmt: skip
+        else:
+            group.add_argument(flag, dest=field.name, type=kind_of_value, required=required,
+                               choices=meta["choices"], help=help_text)  # fmt: skip
+
+
+def given_config(args: argparse.Namespace, kind: str) -> dict:
+    """The config fields whose flags were given (None means "not given")."""
+    names = [field.name for field in dataclasses.fields(_config_module(kind).CONFIG)]
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def new_config(args: argparse.Namespace, kind: str):
+    """The preset named by ``--preset`` (or the bare dataclass) with the given flags applied."""
+    from rnnagents.common.configs import with_overrides
+
+    module = _config_module(kind)
+    if module.PRESETS:
+        return with_overrides(module.PRESETS[args.preset or "default"], **given_config(args, kind))
+    return module.CONFIG(**given_config(args, kind))
+
+
+def refuse_on_resume(args: argparse.Namespace, kind: str, allowed: set[str] = frozenset()) -> None:
+    """A resumed run keeps its config: flags that would change it are an error, named."""
+    given = sorted(set(given_config(args, kind)) - allowed)
+    if args.preset is not None:
+        given.insert(0, "preset")
+    if getattr(args, "run_dir", None) is not None:
+        given.append("run_dir")
+    if given:
+        names = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{names} cannot change a resumed run; leave them out with --resume")
+
+
+# -- the parser ----------------------------------------------------------------------------------
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    logged = argparse.ArgumentParser(add_help=False)
+    logged.add_argument(
+        "--wandb", action="store_true", help="log to Weights & Biases (mode from WANDB_MODE)"
     )
+    logged.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run = argparse.ArgumentParser(add_help=False, parents=[logged])
+    run.add_argument("--run-dir", help="run directory (default: runs/KIND-...-TIME)")
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument(
+        "--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]"
+    )
+    played = argparse.ArgumentParser(add_help=False)
+    played.add_argument("run_dir", help="a run directory")
+    return {"logged": logged, "run": run, "device": device, "run_dir": played}
+
+
+def _add_preset(parser: argparse.ArgumentParser, kind: str, text: str) -> None:
+    presets = sorted(_config_module(kind).PRESETS)
+    parser.add_argument("--preset", choices=presets, help=f"named config to start from ({text})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnnagents", description=__doc__)
+    p = _parents()
+    parser = argparse.ArgumentParser(prog="rnnagents", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--threads",
         type=int,
@@ -33,148 +127,92 @@ def build_parser() -> argparse.ArgumentParser:
     env = sub.add_parser("env", help="list or look at the registered environments")
     env_sub = env.add_subparsers(dest="env_command", required=True)
     env_sub.add_parser("list", help="registered env ids with one-line descriptions")
-    show = env_sub.add_parser("show", help="render a few episodes' first frames to an image")
+    show = env_sub.add_parser("show", help="the first frames of a few episodes, as one image")
     show.add_argument("env_id", help="a registered id, e.g. rnnagents/ClutteredMNIST60-v0")
-    show.add_argument("--out", required=True, help="output image (.png)")
-    show.add_argument("--episodes", type=int, default=4, help="number of episodes (default 4)")
+    show.add_argument("--out", required=True, help="output image (.png or .jpg)")
+    show.add_argument("--episodes", type=int, default=4, help="episodes to show (default 4)")
     show.add_argument("--seed", type=int, default=0, help="seed of the first episode")
-    show.add_argument("--data-dir", help="folder with MNIST-format IDX files")
+    show.add_argument("--data-dir", help="glimpse envs: folder with MNIST-format IDX files")
 
     train = sub.add_parser("train", help="train an agent")
     train_sub = train.add_subparsers(dest="agent", required=True)
-    ram = train_sub.add_parser("ram", help="Recurrent Attention Model on a glimpse env")
+    ram = train_sub.add_parser(
+        "ram", parents=[p["run"]], help="Recurrent Attention Model on a glimpse env"
+    )
+    _add_preset(ram, "ram", "smoke: seconds; default; paper")
     ram.add_argument(
-        "--preset",
-        choices=sorted(RAM_PRESETS),
-        default="default",
-        help="named config to start from (smoke: seconds; default; paper)",
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR (--epochs may grow)"
     )
-    ram.add_argument(
-        "--env",
-        dest="env_id",
-        help="glimpse env id (default of the preset: rnnagents/ClutteredMNIST60-v0)",
+    add_config_flags(ram, "ram")
+    wm = train_sub.add_parser(
+        "worldmodel", parents=[p["run"]], help="World Models on CarRacing: every stage in order"
     )
-    ram.add_argument(
-        "--glimpses", dest="n_glimpses", type=int, help="glimpses per image (default: the env's)"
-    )
-    ram.add_argument("--epochs", type=int, help="number of epochs")
-    ram.add_argument("--batches-per-epoch", type=int, help="training batches per epoch")
-    ram.add_argument("--batch-size", type=int, help="images per batch")
-    ram.add_argument("--lr", type=float, help="Adam learning rate")
-    ram.add_argument("--core", choices=["rnn", "lstm", "gru"], help="recurrent core")
-    ram.add_argument("--hidden-size", type=int, help="core state size")
-    ram.add_argument("--location-std", type=float, help="std of the Gaussian location policy")
-    ram.add_argument("--reinforce-weight", type=float, help="weight of the REINFORCE term")
-    _bool_flag(
-        ram,
-        "reinforce-trains-core",
-        "let REINFORCE train the core through h_t (the paper does; default off)",
-    )
-    _bool_flag(ram, "random-locations", "glimpse at uniformly random locations (an ablation)")
-    ram.add_argument("--valid-episodes", type=int, help="validation episodes per epoch")
-    ram.add_argument("--device", help="auto (CUDA when available), cpu or cuda")
-    ram.add_argument("--seed", type=int, help="random seed")
-    ram.add_argument(
-        "--data-dir",
-        help="folder with the four MNIST-format IDX files "
-        "(default: cache, then the offline 5,000-digit sample)",
-    )
-    ram.add_argument("--run-dir", help="run directory (default runs/ram-ENV-TIME)")
-    ram.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    ram.add_argument(
-        "--wandb", action="store_true", help="log to Weights & Biases (mode from WANDB_MODE)"
-    )
-    ram.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    wm = train_sub.add_parser("worldmodel", help="World Models on CarRacing: every stage in order")
-    _worldmodel_flags(wm, "smoke: minutes; default: 1-2 hours on 2 cores; paper: the paper's scale")
+    _add_preset(wm, "worldmodel", "smoke: minutes; default: about an hour; paper: the paper's")
     wm.add_argument("--resume", metavar="RUN_DIR", help="continue the pipeline in RUN_DIR")
+    add_config_flags(wm, "worldmodel")
     for stage, text in (
         ("vae", "train V on the collected frames (and encode them)"),
         ("mdnrnn", "train M on the encoded latents"),
         ("controller", "train C with CMA-ES inside M's dream"),
     ):
-        stage_parser = train_sub.add_parser(stage, help=f"world-model stage: {text}")
-        stage_parser.add_argument("run_dir", help="world-model run directory")
-        stage_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-        stage_parser.add_argument("--wandb", action="store_true", help="log to W&B")
+        train_sub.add_parser(
+            stage, parents=[p["run_dir"], p["logged"]], help=f"world-model stage: {text}"
+        )
     ppo = train_sub.add_parser(
-        "ppo", help="Stable-Baselines3 PPO / RecurrentPPO on any of our envs"
+        "ppo", parents=[p["run"]], help="Stable-Baselines3 PPO / RecurrentPPO on any of our envs"
     )
-    ppo.add_argument(
-        "--env",
-        dest="env_id",
-        required=True,
-        help="a glimpse id, CarRacing-v3, or dream:RUN_DIR (a world-model run)",
+    add_config_flags(ppo, "ppo")
+    collect = sub.add_parser(
+        "collect", parents=[p["run"]], help="world-model stage: real CarRacing episodes to shards"
     )
-    ppo.add_argument("--recurrent", action="store_true", help="sb3_contrib RecurrentPPO (LSTM)")
-    ppo.add_argument("--timesteps", type=int, help="environment steps (default 100000)")
-    ppo.add_argument("--n-envs", type=int, help="parallel envs (default 8)")
-    ppo.add_argument("--n-steps", type=int, help="rollout length per env (default: SB3's)")
-    ppo.add_argument("--batch-size", type=int, help="minibatch size (default: SB3's)")
-    ppo.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (3e-4)")
-    ppo.add_argument(
-        "--dict-obs",
-        action="store_true",
-        help="glimpse envs: keep the Dict observation (MultiInputPolicy)",
-    )
-    ppo.add_argument("--data-dir", help="glimpse envs: folder with MNIST-format IDX files")
-    ppo.add_argument("--device", help="auto, cpu or cuda")
-    ppo.add_argument("--seed", type=int, help="random seed")
-    ppo.add_argument("--run-dir", help="run directory (default runs/ppo-ENV-TIME)")
-    ppo.add_argument("--wandb", action="store_true", help="log to W&B (mode from WANDB_MODE)")
-    ppo.add_argument("--no-progress", action="store_true", help="no progress bar")
-    col = sub.add_parser("collect", help="world-model stage: real CarRacing episodes to shards")
-    _worldmodel_flags(col, "config for a new run directory")
+    _add_preset(collect, "worldmodel", "the config of a new run directory")
+    add_config_flags(collect, "worldmodel")
 
-    ev = sub.add_parser("eval", help="evaluate a trained agent")
-    ev_sub = ev.add_subparsers(dest="agent", required=True)
-    ev_ram = ev_sub.add_parser("ram", help="error rate of a RAM run with a 95%% interval")
-    ev_ram.add_argument("run_dir", help="run directory of `rnnagents train ram`")
-    ev_ram.add_argument(
-        "--split",
-        choices=["train", "validation", "test"],
-        default="test",
-        help="data split (default test)",
+    ev = sub.add_parser(
+        "eval", help="evaluate a trained agent; the report goes to RUN_DIR/eval.json"
     )
+    ev_sub = ev.add_subparsers(dest="agent", required=True)
+    episodes = argparse.ArgumentParser(add_help=False)
+    episodes.add_argument("--episodes", type=int, help="episodes to play (default: as below)")
+    ev_ram = ev_sub.add_parser(
+        "ram",
+        parents=[p["run_dir"], p["device"]],
+        help="test error of a RAM run with a 95%% interval",
+    )
+    ev_ram.add_argument("--split", choices=EVAL_SPLITS, default="test", help="data split")
     ev_ram.add_argument("--episodes", type=int, default=1000, help="episodes (default 1000)")
     ev_ram.add_argument(
-        "--samples",
-        type=int,
-        default=1,
-        help="also report M-sample Monte-Carlo averaging (M=1 always reported)",
+        "--samples", type=int, default=1, help="also report M-sample averaging (M=1 always is)"
     )
-    ev_ram.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
     ev_ppo = ev_sub.add_parser(
         "ppo",
-        help="glimpse runs: error rate (95%% CI); CarRacing and dream runs: real-game score "
-        "on unseen tracks (RUN_DIR/eval.json)",
+        parents=[p["run_dir"], p["device"]],
+        help="glimpse runs: test error (95%% CI); CarRacing and dream runs: real-game score "
+        "on unseen tracks",
     )
-    ev_ppo.add_argument("run_dir", help="run directory of `rnnagents train ppo`")
-    ev_ppo.add_argument(
-        "--split",
-        choices=["train", "validation", "test"],
-        help="glimpse runs: data split (default test)",
-    )
+    ev_ppo.add_argument("--split", choices=EVAL_SPLITS, help="glimpse runs: data split (test)")
     ev_ppo.add_argument(
         "--episodes", type=int, help="episodes (default: 1000 glimpse episodes, 100 tracks)"
     )
     ev_ppo.add_argument(
         "--workers", type=int, help="CarRacing and dream runs: parallel game processes (1)"
     )
-    ev_wm = ev_sub.add_parser("worldmodel", help="score in the real CarRacing-v3 on unseen tracks")
-    ev_wm.add_argument("run_dir", help="run directory of `rnnagents train worldmodel`")
+    ev_wm = ev_sub.add_parser(
+        "worldmodel", parents=[p["run_dir"]], help="score in CarRacing-v3 on unseen tracks"
+    )
     ev_wm.add_argument("--episodes", type=int, default=100, help="unseen tracks (default 100)")
     ev_wm.add_argument("--workers", type=int, help="parallel env processes (default: the run's)")
     ev_wm.add_argument(
         "--no-baselines",
-        action="store_true",
+        dest="baselines",
+        action="store_false",
         help="skip the random / exploration / random-weights baselines",
     )
 
-    watch = sub.add_parser("watch", help="video of a trained agent at work")
-    watch.add_argument("run_dir", help="a run directory")
+    watch = sub.add_parser(
+        "watch", parents=[p["run_dir"], p["device"]], help="video of a trained agent at work"
+    )
     watch.add_argument("--episodes", type=int, default=3, help="episodes to film (default 3)")
     watch.add_argument("--out", help="output .mp4 or .gif (default RUN_DIR/watch.mp4)")
     watch.add_argument(
@@ -182,34 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="ppo and worldmodel runs: cut each episode at N steps (default: its end)",
     )
-    watch.add_argument("--device", default="auto", help="auto, cpu or cuda")
     return parser
 
 
-def _worldmodel_flags(parser: argparse.ArgumentParser, preset_help: str) -> None:
-    parser.add_argument("--preset", choices=sorted(WM_PRESETS), default="default", help=preset_help)
-    parser.add_argument("--run-dir", help="run directory (default runs/worldmodel-TIME)")
-    parser.add_argument("--workers", type=int, help="parallel CarRacing processes")
-    parser.add_argument(
-        "--episodes", dest="collect_episodes", type=int, help="real episodes to collect"
-    )
-    parser.add_argument(
-        "--generations", dest="cmaes_generations", type=int, help="CMA-ES generations in the dream"
-    )
-    parser.add_argument(
-        "--eval-episodes", type=int, help="unseen real tracks in the final evaluation"
-    )
-    parser.add_argument(
-        "--iterations",
-        type=int,
-        help="iterative training: rounds of collecting with the controller, retraining M and C",
-    )
-    parser.add_argument("--device", help="auto (CUDA when available), cpu or cuda")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument(
-        "--wandb", action="store_true", help="log to Weights & Biases (mode from WANDB_MODE)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+# -- commands ------------------------------------------------------------------------------------
+def _print_report(report: dict, suffix: str = "") -> None:
+    from rnnagents.common.stats import report_lines
+
+    lines = report_lines(report)
+    lines[0] += suffix
+    print("\n".join(lines))
 
 
 def cmd_env(args: argparse.Namespace) -> None:
@@ -219,54 +239,24 @@ def cmd_env(args: argparse.Namespace) -> None:
         for env_id, text in describe_envs().items():
             print(f"{env_id:34s} {text}")
         return
-    import cv2
+    from rnnagents.common.video import write_image
+    from rnnagents.envs.render import first_frames
 
-    from rnnagents.common.video import tile_frames
-
-    if args.episodes < 1:
-        raise ValueError("--episodes must be >= 1")
     kwargs = {"data_dir": args.data_dir} if args.data_dir else {}
-    env = gym.make(args.env_id, render_mode="rgb_array", **kwargs)
-    frames = []
-    for i in range(args.episodes):
-        env.reset(seed=args.seed + i)
-        frames.append(env.render())
-    image = tile_frames([frames])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise ValueError(f"could not write image {out} (use a .png or .jpg name)")
+    out = write_image(first_frames(args.env_id, args.episodes, args.seed, **kwargs), args.out)
     print(f"wrote {out} ({args.episodes} episodes of {args.env_id})")
 
 
 def cmd_train_ram(args: argparse.Namespace) -> None:
-    from rnnagents.common.configs import with_overrides
     from rnnagents.common.run_dir import default_run_dir
     from rnnagents.train.ram.trainer import resume_config, run_ram
 
     if args.resume:
-        config = resume_config(args.resume, epochs=args.epochs, device=args.device)
+        refuse_on_resume(args, "ram", allowed={"epochs", "device"})
+        config = resume_config(args.resume, **given_config(args, "ram"))
         run_dir = Path(args.resume)
     else:
-        config = with_overrides(
-            RAM_PRESETS[args.preset],
-            env_id=args.env_id,
-            n_glimpses=args.n_glimpses,
-            epochs=args.epochs,
-            batches_per_epoch=args.batches_per_epoch,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            core=args.core,
-            hidden_size=args.hidden_size,
-            location_std=args.location_std,
-            reinforce_weight=args.reinforce_weight,
-            reinforce_trains_core=args.reinforce_trains_core,
-            random_locations=args.random_locations,
-            valid_episodes=args.valid_episodes,
-            device=args.device,
-            seed=args.seed,
-            data_dir=args.data_dir,
-        )
+        config = new_config(args, "ram")
         run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("ram", config.env_id)
     print(f"run directory: {run_dir}")
     report = run_ram(
@@ -274,93 +264,22 @@ def cmd_train_ram(args: argparse.Namespace) -> None:
     )
     if report is None:
         sys.exit(130)
-    from rnnagents.common.stats import report_lines
-
-    print(f"{report_lines(report)[0]}; outputs in {run_dir}")
-
-
-def cmd_eval_ram(args: argparse.Namespace) -> None:
-    from rnnagents.common.files import write_json
-    from rnnagents.common.stats import report_lines
-    from rnnagents.train.ram.evaluate import evaluate_run
-
-    report = evaluate_run(
-        args.run_dir,
-        split=args.split,
-        episodes=args.episodes,
-        samples=args.samples,
-        device=args.device,
-    )
-    print("\n".join(report_lines(report)))
-    if args.json_out:
-        write_json(args.json_out, report)
-
-
-def cmd_watch(args: argparse.Namespace) -> None:
-    from rnnagents.common.video import show_frames, write_video
-    from rnnagents.train import film
-
-    frames, fps = film(args.run_dir, args.episodes, args.max_steps, args.device)
-    out = write_video(
-        frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=fps
-    )
-    print(f"wrote {out} ({len(frames)} frames, {args.episodes} episodes)")
-    show_frames(frames, fps=fps)  # a window only where there is a display
+    _print_report(report, f"; outputs in {run_dir}")
 
 
 def cmd_train_ppo(args: argparse.Namespace) -> None:
     from rnnagents.common.run_dir import default_run_dir
-    from rnnagents.train.ppo.config import PPORunConfig, is_glimpse_id
+    from rnnagents.train.ppo.config import is_glimpse_id
+    from rnnagents.train.ppo.evaluate import evaluate_run
     from rnnagents.train.ppo.trainer import train_ppo
 
-    given = dict(
-        recurrent=args.recurrent,
-        timesteps=args.timesteps,
-        n_envs=args.n_envs,
-        n_steps=args.n_steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        dict_obs=args.dict_obs,
-        data_dir=args.data_dir,
-        device=args.device,
-        seed=args.seed,
-    )
-    config = PPORunConfig(args.env_id, **{k: v for k, v in given.items() if v is not None})
-    name = args.env_id.replace(":", "-")
+    config = new_config(args, "ppo")
+    name = config.env_id.replace(":", "-")
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("ppo", name)
     print(f"run directory: {run_dir}")
     train_ppo(config, run_dir, wandb=args.wandb, progress=not args.no_progress)
     if is_glimpse_id(config.env_id):
-        from rnnagents.common.stats import report_lines
-        from rnnagents.train.ppo.evaluate import evaluate_run
-
-        print("\n".join(report_lines(evaluate_run(run_dir))))
-
-
-def cmd_eval_ppo(args: argparse.Namespace) -> None:
-    from rnnagents.common.stats import report_lines
-    from rnnagents.train.ppo.evaluate import evaluate_run
-
-    report = evaluate_run(
-        args.run_dir, split=args.split, episodes=args.episodes, workers=args.workers
-    )
-    print("\n".join(report_lines(report)))
-
-
-def _new_worldmodel_config(args: argparse.Namespace):
-    from rnnagents.common.configs import with_overrides
-
-    config = with_overrides(
-        WM_PRESETS[args.preset],
-        workers=args.workers,
-        collect_episodes=args.collect_episodes,
-        cmaes_generations=args.cmaes_generations,
-        eval_episodes=args.eval_episodes,
-        iterations=args.iterations,
-        device=args.device,
-        seed=args.seed,
-    )
-    return config
+        _print_report(evaluate_run(run_dir, device=config.device))
 
 
 def _run_worldmodel_stages(
@@ -386,13 +305,15 @@ def _run_worldmodel_stages(
 
 def cmd_train_worldmodel(args: argparse.Namespace) -> None:
     from rnnagents.common.run_dir import default_run_dir
+    from rnnagents.common.stats import read_report
     from rnnagents.train.worldmodel.pipeline import pipeline_stages
     from rnnagents.worldmodel.run_files import run_config
 
     if args.resume:
+        refuse_on_resume(args, "worldmodel")
         run_dir, config = Path(args.resume), run_config(args.resume)
     else:
-        config = _new_worldmodel_config(args)
+        config = new_config(args, "worldmodel")
         run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("worldmodel")
     print(f"run directory: {run_dir}")
     _run_worldmodel_stages(
@@ -404,7 +325,7 @@ def cmd_train_worldmodel(args: argparse.Namespace) -> None:
         progress=not args.no_progress,
         force=False,
     )
-    _print_worldmodel_eval(run_dir)
+    _print_report(read_report(run_dir))
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
@@ -413,7 +334,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("worldmodel")
     new = not (run_dir / CONFIG_FILE).exists()
-    config = _new_worldmodel_config(args) if new else run_config(run_dir)
+    config = new_config(args, "worldmodel") if new else run_config(run_dir)
     _run_worldmodel_stages(
         run_dir,
         config,
@@ -440,38 +361,61 @@ def cmd_train_stage(args: argparse.Namespace) -> None:
     )
 
 
-def _print_worldmodel_eval(run_dir) -> None:
-    import json
+EVAL_OPTIONS = {
+    "ram": ("split", "episodes", "samples", "device"),
+    "ppo": ("split", "episodes", "workers", "device"),
+    "worldmodel": ("episodes", "workers", "baselines"),
+}
 
-    from rnnagents.common.stats import EVAL_FILE, report_lines
 
-    print("\n".join(report_lines(json.loads((Path(run_dir) / EVAL_FILE).read_text()))))
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Any kind's ``evaluate_run`` with the options of its subcommand."""
+    from rnnagents.common.files import write_json
+    from rnnagents.train import kind_module
+
+    options = {name: getattr(args, name) for name in EVAL_OPTIONS[args.agent]}
+    report = kind_module(args.agent, "evaluate").evaluate_run(args.run_dir, **options)
+    _print_report(report)
+    if getattr(args, "json_out", None):
+        write_json(args.json_out, report)
 
 
-def cmd_eval_worldmodel(args: argparse.Namespace) -> None:
-    from rnnagents.common.stats import report_lines
-    from rnnagents.train.worldmodel.evaluate import evaluate_run
+def cmd_watch(args: argparse.Namespace) -> None:
+    from rnnagents.common.video import show_frames, write_video
+    from rnnagents.train import film
 
-    report = evaluate_run(
-        args.run_dir, episodes=args.episodes, workers=args.workers, baselines=not args.no_baselines
+    frames, fps = film(args.run_dir, args.episodes, args.max_steps, args.device)
+    out = write_video(
+        frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=fps
     )
-    print("\n".join(report_lines(report)))
+    print(f"wrote {out} ({len(frames)} frames, {args.episodes} episodes)")
+    show_frames(frames, fps=fps)  # a window only where there is a display
 
 
 COMMANDS = {
     ("env", None): cmd_env,
     ("train", "ram"): cmd_train_ram,
-    ("eval", "ram"): cmd_eval_ram,
     ("train", "worldmodel"): cmd_train_worldmodel,
     ("train", "ppo"): cmd_train_ppo,
-    ("eval", "ppo"): cmd_eval_ppo,
     ("train", "vae"): cmd_train_stage,
     ("train", "mdnrnn"): cmd_train_stage,
     ("train", "controller"): cmd_train_stage,
     ("collect", None): cmd_collect,
-    ("eval", "worldmodel"): cmd_eval_worldmodel,
+    ("eval", "ram"): cmd_eval,
+    ("eval", "ppo"): cmd_eval,
+    ("eval", "worldmodel"): cmd_eval,
     ("watch", None): cmd_watch,
 }
+
+
+def _is_user_error(err: Exception) -> bool:
+    """Errors that describe the user's situation (bad input, missing or foreign files)."""
+    import gymnasium as gym
+
+    from rnnagents.common.checkpoint import CheckpointError
+    from rnnagents.common.executor import TaskError
+
+    return isinstance(err, ValueError | OSError | CheckpointError | TaskError | gym.error.Error)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -482,20 +426,16 @@ def main(argv: list[str] | None = None) -> None:
     warnings.formatwarning = _one_line_warning  # notices read as one line, not a traceback
     args = build_parser().parse_args(argv)
     if args.threads is not None:
-        import torch
-
         if args.threads < 1:
             raise SystemExit("rnnagents: error: --threads must be >= 1")
+        import torch
+
         torch.set_num_threads(args.threads)
     try:
         COMMANDS[(args.command, getattr(args, "agent", None))](args)
-    except (
-        ValueError,
-        FileNotFoundError,
-        FileExistsError,
-        CheckpointError,
-        gym.error.Error,
-    ) as err:
+    except Exception as err:
+        if not _is_user_error(err):
+            raise
         print(f"rnnagents: error: {err}", file=sys.stderr)
         sys.exit(2)
 

@@ -19,6 +19,7 @@ from rnnagents.cli import main
 from rnnagents.common.executor import SerialExecutor
 from rnnagents.common.run_dir import start_run_dir
 from rnnagents.common.run_logger import read_metrics
+from rnnagents.common.stats import summarize
 from rnnagents.common.video import count_frames
 from rnnagents.envs.carracing import EVAL_TRACK_SEEDS_START, eval_track_seeds, make_carracing
 from rnnagents.envs.carracing_sb3 import (
@@ -29,7 +30,6 @@ from rnnagents.envs.carracing_sb3 import (
 )
 from rnnagents.envs.glimpse_sb3 import sb3_glimpse_env
 from rnnagents.envs.registration import DREAM_ID, GLIMPSE_PRESETS
-from rnnagents.common.stats import summarize
 from rnnagents.train.ppo.config import PPORunConfig
 from rnnagents.train.ppo.envs import glimpse_vec_env, make_train_env
 from rnnagents.train.ppo.evaluate import (

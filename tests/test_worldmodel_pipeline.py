@@ -115,7 +115,7 @@ def test_stage_commands_refuse_other_runs(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert out.returncode == 2 and "not a world-model run" in out.stderr
+    assert out.returncode == 2 and "not a 'worldmodel' run" in out.stderr
 
 
 def test_logger_steps_continue_across_stage_loggers(tmp_path):

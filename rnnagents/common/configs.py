@@ -1,13 +1,33 @@
-"""Config plumbing shared by every agent: presets as named instances, overrides, devices."""
+"""Config plumbing shared by every agent: fields with their help, presets, overrides, devices.
+
+A run config is a frozen dataclass; each field a user may set is declared with :func:`option`,
+whose help text is the one place that field is described (the CLI generates its flag from it,
+CleanRL style). Presets are named instances of the dataclass, never copies of code.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-import torch
-
 C = TypeVar("C")
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    flag: str | None = None,
+    choices: Sequence[str] | None = None,
+) -> Any:
+    """A config field and its command-line help, stated once.
+
+    ``flag`` renames the flag (default: the field name with dashes, ``--batch-size``);
+    ``choices`` restricts a string field. A field with no default is a required flag.
+    """
+    metadata = {"help": help, "flag": flag, "choices": choices}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def with_overrides(config: C, **overrides: Any) -> C:
@@ -27,14 +47,3 @@ def from_dict(cls: type[C], data: dict) -> C:
     if unknown:
         raise ValueError(f"saved config has field(s) {unknown} that {cls.__name__} does not know")
     return cls(**data)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA device")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda[:N]")
-    return torch.device(name)

@@ -6,8 +6,12 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TypeVar
 
+from rnnagents.common.configs import from_dict
 from rnnagents.common.files import write_json
+
+C = TypeVar("C")
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -42,3 +46,15 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[str, dict]:
         return data["agent"], data["config"]
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{path} is corrupt: {err}") from err
+
+
+def read_run(run_dir: str | os.PathLike, kind: str, config_class: type[C]) -> C:
+    """The config of an existing run of ``kind``, rebuilt as ``config_class``.
+
+    The one way every command opens a run: a folder that is not a run, a run of another kind
+    and a config this version cannot read each get an error naming the folder.
+    """
+    agent, saved = read_run_config(run_dir)
+    if agent != kind:
+        raise ValueError(f"{run_dir} is a {agent!r} run, not a {kind!r} run")
+    return from_dict(config_class, saved)

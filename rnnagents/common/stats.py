@@ -12,7 +12,10 @@ Every kind's evaluation writes ``eval.json`` in its run directory with one of tw
 
 from __future__ import annotations
 
+import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +52,14 @@ def summarize(returns: list[float] | np.ndarray) -> dict:
         "episodes": len(values),
         "returns": [round(float(v), 2) for v in values],
     }
+
+
+def read_report(run_dir: str | os.PathLike) -> dict:
+    """The run's latest evaluation report (``eval.json``)."""
+    path = Path(run_dir) / EVAL_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the run has not been evaluated")
+    return json.loads(path.read_text())
 
 
 def report_lines(report: dict) -> list[str]:

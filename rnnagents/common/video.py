@@ -14,9 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rnnagents.common.files import atomic_path
+from rnnagents.common.files import atomic_path, atomic_write_bytes
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _QUIT_KEYS = (ord("q"), 27)  # q or Esc stops playback early
 
 
@@ -44,6 +45,19 @@ def write_video(
             _write_mp4(frames, tmp_name, fps)
         else:
             _write_gif(frames, tmp_name, fps)
+    return path
+
+
+def write_image(image: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write one RGB image to ``path`` (.png or .jpg), atomically like ``write_video``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"unsupported image extension {path.suffix!r} in {path}; use .png or .jpg")
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(_checked_frame(image), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"OpenCV could not encode an image as {suffix}")
+    atomic_write_bytes(path, encoded.tobytes())
     return path
 
 

@@ -1,13 +1,16 @@
-"""Drawing a glimpse episode: the canvas, the current glimpse's scale boxes, the path so far.
+"""Drawing what people look at: a glimpse episode (the canvas, the current glimpse's scale boxes,
+the path so far), captions, and a sheet of any env's first frames (``rnnagents env show``).
 
-This is what people watch, so it is drawn large (canvas upscaled to ~300 px) with OpenCV.
+Glimpse frames are drawn large (canvas upscaled to ~300 px) with OpenCV.
 """
 
 from __future__ import annotations
 
 import cv2
+import gymnasium as gym
 import numpy as np
 
+from rnnagents.common.video import tile_frames
 from rnnagents.envs.retina import patch_origins
 
 TARGET_PIXELS = 300
@@ -84,3 +87,19 @@ def glimpse_panel(glimpse: np.ndarray, height: int) -> np.ndarray:
     )
     big = np.pad(big, ((0, max(0, height - big.shape[0])), (0, 0)))[:height]
     return cv2.cvtColor(big, cv2.COLOR_GRAY2RGB)
+
+
+def first_frames(env_id: str, episodes: int, seed: int = 0, **env_kwargs) -> np.ndarray:
+    """One image of the first frames of ``episodes`` episodes of ``env_id``, side by side;
+    episode ``i`` is reset with seed ``seed + i``."""
+    if episodes < 1:
+        raise ValueError("--episodes must be >= 1")
+    env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
+    frames = []
+    try:
+        for i in range(episodes):
+            env.reset(seed=seed + i)
+            frames.append(env.render())
+    finally:
+        env.close()
+    return tile_frames([frames])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from rnnagents.common.configs import option
+
 # Fields that must match for a checkpoint to load into a model built from a config.
 VAE_KEYS = ("z_dim",)
 MDN_KEYS = ("z_dim", "mdn_hidden", "mdn_mixtures")
@@ -20,43 +22,43 @@ class WorldModelConfig:
     """
 
     # collect
-    collect_episodes: int = 10_000
-    collect_max_steps: int = MAX_EPISODE_STEPS
-    workers: int = 1
+    collect_episodes: int = option(10_000, "real episodes the exploration policy collects")
+    collect_max_steps: int = option(MAX_EPISODE_STEPS, "frames per collected or scored episode")
+    workers: int = option(1, "parallel CarRacing processes for collection and real scoring")
     # VAE
-    z_dim: int = 32
-    vae_epochs: int = 10
-    vae_batch_size: int = 100
-    vae_lr: float = 1e-4
-    vae_kl_tolerance: float = 0.5
-    vae_shards_in_memory: int = 16  # shuffle buffer, in episodes (~12 MB each)
+    z_dim: int = option(32, "size of V's latent z")
+    vae_epochs: int = option(10, "V: training epochs over the collected frames")
+    vae_batch_size: int = option(100, "V: frames per batch")
+    vae_lr: float = option(1e-4, "V: Adam learning rate")
+    vae_kl_tolerance: float = option(0.5, "V: free bits, KL floor per latent dimension")
+    vae_shards_in_memory: int = option(16, "V: shuffle buffer in episodes (~12 MB each)")
     # MDN-RNN
-    mdn_epochs: int = 20
-    mdn_seq_len: int = 999
-    mdn_batch_size: int = 100
-    mdn_lr: float = 1e-3
-    mdn_hidden: int = 256
-    mdn_mixtures: int = 5
-    mdn_grad_clip: float = 1.0
+    mdn_epochs: int = option(20, "M: training epochs")
+    mdn_seq_len: int = option(999, "M: steps per training window")
+    mdn_batch_size: int = option(100, "M: windows per batch")
+    mdn_lr: float = option(1e-3, "M: Adam learning rate")
+    mdn_hidden: int = option(256, "M: LSTM units (the h that C reads)")
+    mdn_mixtures: int = option(5, "M: Gaussians per latent dimension")
+    mdn_grad_clip: float = option(1.0, "M: gradient norm clip")
     # Terminations are ~1 step in 1000; without weighting the head learns "never". Not in the
     # paper, whose CarRacing model had no termination head.
-    mdn_done_pos_weight: float = 10.0
+    mdn_done_pos_weight: float = option(10.0, "M: weight of episode ends in the done loss")
     # controller (CMA-ES in the dream) and evaluation; used by the later stages
-    dream_temperature: float = 1.15
-    cmaes_popsize: int = 64
-    cmaes_rollouts: int = 16
-    cmaes_generations: int = 300
-    dream_max_steps: int = MAX_EPISODE_STEPS
-    real_check_every: int = 25  # generations between checks of the best controller for real
-    real_check_episodes: int = 16
-    eval_episodes: int = 100
+    dream_temperature: float = option(1.15, "tau: M's sampling temperature in the dream")
+    cmaes_popsize: int = option(64, "CMA-ES: candidates per generation")
+    cmaes_rollouts: int = option(16, "CMA-ES: dreams per candidate")
+    cmaes_generations: int = option(300, "CMA-ES: generations in the dream")
+    dream_max_steps: int = option(MAX_EPISODE_STEPS, "steps per dream")
+    real_check_every: int = option(25, "generations between real checks of the best candidate")
+    real_check_episodes: int = option(16, "training tracks per real check")
+    eval_episodes: int = option(100, "unseen real tracks in the final evaluation")
     # iterative training (the paper's section 5 proposal): rounds of collecting with the current
     # controller plus OU noise, retraining M on all episodes, and continuing CMA-ES in the dream
-    iterations: int = 0
-    iteration_episodes: int = 100
-    iteration_noise: float = 0.1
-    seed: int = 0
-    device: str = "auto"
+    iterations: int = option(0, "iterative training: rounds of collect with C, retrain M and C")
+    iteration_episodes: int = option(100, "iterative training: episodes collected per round")
+    iteration_noise: float = option(0.1, "iterative training: std of the OU noise on C's actions")
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "auto (CUDA when available), cpu or cuda[:N]")
 
     def __post_init__(self) -> None:
         positive = (
@@ -157,3 +159,5 @@ PRESETS: dict[str, WorldModelConfig] = {
     # 2 cores; meant for a GPU machine with many CPU workers.
     "paper": WorldModelConfig(workers=16),
 }
+
+CONFIG = WorldModelConfig

@@ -9,9 +9,8 @@ import numpy as np
 import torch
 
 from rnnagents.common.checkpoint import load_checkpoint
-from rnnagents.common.configs import from_dict
 from rnnagents.common.files import write_json
-from rnnagents.common.run_dir import read_run_config
+from rnnagents.common.run_dir import read_run
 from rnnagents.worldmodel import mdnrnn as memory
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.mdnrnn import load_mdnrnn
@@ -39,10 +38,7 @@ def mark_stage_done(run_dir: str | os.PathLike, stage: str, summary: dict) -> No
 
 
 def run_config(run_dir: str | os.PathLike) -> WorldModelConfig:
-    agent, saved = read_run_config(run_dir)
-    if agent != AGENT:
-        raise ValueError(f"{run_dir} is a {agent!r} run, not a world-model run")
-    return from_dict(WorldModelConfig, saved)
+    return read_run(run_dir, AGENT, WorldModelConfig)
 
 
 def start_latents(latent_dir: str | os.PathLike, device="cpu") -> torch.Tensor:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
+from rnnagents.common.configs import option
 from rnnagents.envs.carracing import ENV_ID as CARRACING_ID
 from rnnagents.envs.carracing import check_train_seeds
 from rnnagents.envs.registration import ENTRY
@@ -27,17 +28,19 @@ class PPORunConfig:
     """Everything a PPO run depends on; ``None`` sizes mean the algorithm's defaults
     (PPO: 2048 steps, minibatch 64; RecurrentPPO: 128 and 128)."""
 
-    env_id: str  # a glimpse id, "CarRacing-v3" or "dream:RUN_DIR"
-    recurrent: bool = False  # RecurrentPPO with an LSTM policy
-    timesteps: int = 100_000  # environment steps, all sub-envs together
-    n_envs: int = 8
-    seed: int = 0
-    device: str = "auto"
-    n_steps: int | None = None  # steps per sub-env per rollout
-    batch_size: int | None = None  # minibatch size of the PPO update
-    learning_rate: float = 3e-4
-    data_dir: str | None = None  # glimpse ids: MNIST-format IDX files
-    dict_obs: bool = False  # glimpse ids: Dict observation + MultiInputPolicy
+    env_id: str = option(
+        help="a glimpse id, CarRacing-v3, or dream:RUN_DIR (a world-model run's dream)", flag="env"
+    )
+    recurrent: bool = option(False, "sb3_contrib RecurrentPPO with an LSTM policy")
+    timesteps: int = option(100_000, "environment steps, all sub-envs together")
+    n_envs: int = option(8, "parallel envs")
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "auto (CUDA when available), cpu or cuda[:N]")
+    n_steps: int | None = option(None, "rollout length per env (default: the algorithm's)")
+    batch_size: int | None = option(None, "minibatch size (default: the algorithm's)")
+    learning_rate: float = option(3e-4, "learning rate", flag="lr")
+    data_dir: str | None = option(None, "glimpse envs: folder with MNIST-format IDX files")
+    dict_obs: bool = option(False, "glimpse envs: keep the Dict observation (MultiInputPolicy)")
 
     def __post_init__(self) -> None:
         glimpse = is_glimpse_id(self.env_id)
@@ -75,3 +78,7 @@ class PPORunConfig:
         if not self.env_id.startswith(DREAM_PREFIX):
             return None
         return self.env_id.removeprefix(DREAM_PREFIX)
+
+
+CONFIG = PPORunConfig
+PRESETS: dict[str, PPORunConfig] = {}  # every run names its env; sizes default to SB3's

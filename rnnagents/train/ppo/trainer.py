@@ -18,8 +18,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.preprocessing import is_image_space
 
-from rnnagents.common.configs import from_dict, resolve_device
-from rnnagents.common.run_dir import read_run_config, start_run_dir
+from rnnagents.common.device import resolve_device
+from rnnagents.common.run_dir import read_run, start_run_dir
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.train.ppo.config import AGENT, PPORunConfig
 from rnnagents.train.ppo.envs import make_train_env
@@ -76,13 +76,11 @@ def train_ppo(
 
 def trained_ppo_config(run_dir: str | os.PathLike) -> PPORunConfig:
     """The config of a PPO run that finished training (checked without loading the model)."""
-    agent, data = read_run_config(run_dir)
-    if agent != AGENT:
-        raise ValueError(f"{run_dir} holds a {agent!r} run, not a {AGENT!r} one")
+    config = read_run(run_dir, AGENT, PPORunConfig)
     path = Path(run_dir) / MODEL_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: the run did not finish training")
-    return from_dict(PPORunConfig, data)
+    return config
 
 
 def load_ppo(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from rnnagents.agents.ram import RAMModelConfig
+from rnnagents.agents.ram_config import CORES, RAMModelConfig
+from rnnagents.common.configs import option
 
 # Fields that must match for a checkpoint to be loaded into a model built from a config.
 MODEL_KEYS = (
@@ -24,30 +25,42 @@ MODEL_KEYS = (
 class RAMRunConfig:
     """Everything a RAM run depends on; one JSON object in the run directory."""
 
-    env_id: str = "rnnagents/ClutteredMNIST60-v0"
-    n_glimpses: int | None = None  # None: the env preset's own number
-    data_dir: str | None = None
-    core: str = "rnn"
-    hidden_size: int = 256
-    glimpse_hidden: int = 128
-    location_hidden: int = 128
-    glimpse_features: int = 256
-    location_std: float = 0.1
+    env_id: str = option(
+        "rnnagents/ClutteredMNIST60-v0",
+        "glimpse env id (`rnnagents env list` shows them)",
+        flag="env",
+    )
+    n_glimpses: int | None = option(
+        None, "glimpses per image (default: the env's)", flag="glimpses"
+    )
+    data_dir: str | None = option(
+        None,
+        "folder with the four MNIST-format IDX files "
+        "(default: the cache, else the offline 5,000-digit sample)",
+    )
+    core: str = option("rnn", "recurrent core", choices=CORES)
+    hidden_size: int = option(256, "core state size")
+    glimpse_hidden: int = option(128, "glimpse network: units of the 'what' layer")
+    location_hidden: int = option(128, "glimpse network: units of the 'where' layer")
+    glimpse_features: int = option(256, "glimpse network: size of the glimpse feature g_t")
+    location_std: float = option(0.1, "std of the Gaussian location policy")
     # Off by default: measured here, REINFORCE's high-variance gradient through the core kept
     # a 60x60 cluttered run at chance for 300 batches while the detached variant learned.
-    reinforce_trains_core: bool = False
-    random_locations: bool = False
-    reinforce_weight: float = 1.0
-    batch_size: int = 128
-    batches_per_epoch: int = 400
-    epochs: int = 50
-    lr: float = 1e-3
-    lr_decay: float = 0.97  # multiplied in once per epoch; independent of ``epochs``
-    max_grad_norm: float = 10.0
-    valid_episodes: int = 1000
-    media_every: int = 5  # epochs between W&B glimpse videos / path figures
-    seed: int = 0
-    device: str = "auto"
+    reinforce_trains_core: bool = option(
+        False, "let REINFORCE train the core through h_t (the paper does)"
+    )
+    random_locations: bool = option(False, "glimpse at uniformly random locations (an ablation)")
+    reinforce_weight: float = option(1.0, "weight of the REINFORCE term in the hybrid loss")
+    batch_size: int = option(128, "images per batch")
+    batches_per_epoch: int = option(400, "training batches per epoch")
+    epochs: int = option(50, "number of epochs")
+    lr: float = option(1e-3, "Adam learning rate")
+    lr_decay: float = option(0.97, "learning rate factor applied once per epoch")
+    max_grad_norm: float = option(10.0, "gradient norm clip")
+    valid_episodes: int = option(1000, "validation episodes after every epoch")
+    media_every: int = option(5, "epochs between W&B glimpse videos and path figures")
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "auto (CUDA when available), cpu or cuda[:N]")
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "batches_per_epoch", "epochs", "valid_episodes", "media_every")
@@ -103,3 +116,5 @@ PRESETS: dict[str, RAMRunConfig] = {
     # reported per task; 0.1 works well here), for full MNIST via --data-dir, CPU or CUDA.
     "paper": RAMRunConfig(batches_per_epoch=470, epochs=1000, lr_decay=0.995, valid_episodes=5000),
 }
+
+CONFIG = RAMRunConfig

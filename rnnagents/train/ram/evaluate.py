@@ -11,7 +11,8 @@ import torch
 
 from rnnagents.agents.ram import RecurrentAttentionModel
 from rnnagents.common.checkpoint import load_checkpoint
-from rnnagents.common.configs import from_dict, resolve_device
+from rnnagents.common.configs import from_dict
+from rnnagents.common.device import resolve_device
 from rnnagents.common.files import write_json
 from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE
 from rnnagents.common.stats import EVAL_FILE, error_report

@@ -7,6 +7,7 @@ and resumed ends with the same weights as one that never stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,9 @@ from tqdm.auto import tqdm
 
 from rnnagents.agents.ram import RecurrentAttentionModel, ram_loss
 from rnnagents.common.checkpoint import load_checkpoint
-from rnnagents.common.configs import from_dict, resolve_device
+from rnnagents.common.device import resolve_device
 from rnnagents.common.files import write_json
-from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, read_run_config, start_run_dir
+from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, read_run, start_run_dir
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.common.stats import EVAL_FILE
 from rnnagents.train.loop import EpochStats, Position, load_position, save_position, train_epochs
@@ -204,15 +205,13 @@ def finish_ram_run(
 
 def resume_config(run_dir: str | Path, **overrides) -> RAMRunConfig:
     """The run's saved config; only ``epochs`` and ``device`` may change on resume."""
-    agent, saved = read_run_config(run_dir)
-    if agent != KIND:
-        raise ValueError(f"{run_dir} is a {agent!r} run, not a RAM run")
+    saved = read_run(run_dir, KIND, RAMRunConfig)
     allowed = {"epochs", "device"}
-    changed = {k: v for k, v in overrides.items() if v is not None and saved.get(k) != v}
+    changed = {k: v for k, v in overrides.items() if v is not None and getattr(saved, k) != v}
     refused = sorted(set(changed) - allowed)
     if refused:
         raise ValueError(f"cannot change {refused} when resuming {run_dir}; only {sorted(allowed)}")
-    return from_dict(RAMRunConfig, {**saved, **changed})
+    return dataclasses.replace(saved, **changed)
 
 
 def run_ram(

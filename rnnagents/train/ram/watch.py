@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from rnnagents.agents.ram import RecurrentAttentionModel
-from rnnagents.common.configs import resolve_device
+from rnnagents.common.device import resolve_device
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.common.video import tile_frames, write_video
 from rnnagents.envs.glimpse_task import EVAL_SEED

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnagents.common.configs import resolve_device
+from rnnagents.common.device import resolve_device
 from rnnagents.common.executor import Executor, make_executor
 from rnnagents.common.files import atomic_write_bytes
 from rnnagents.common.run_dir import start_run_dir
