@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_DIR ?= runs/demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	WANDB_MODE=offline $(BIN)/python -m pytest -n 2 -q
 
+test-fast: $(STAMP)  # everything but the subprocess CLI tests (marked slow)
+	WANDB_MODE=offline $(BIN)/python -m pytest -n 2 -q -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check rnnagents tests benchmarks
+	$(BIN)/ruff format --check rnnagents tests benchmarks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -35,12 +35,11 @@ def main() -> None:
         core=args.core,
     )
     trainer = RAMTrainer(config, tempfile.mkdtemp(), progress=False)
-    trainer.train_batch(seed=0)
-    for _ in range(5):
-        trainer.train_batch(seed=None)
+    for seed in range(5):  # warm-up
+        trainer.train_batch(seed)
     start = time.perf_counter()
-    for _ in range(args.batches):
-        trainer.train_batch(seed=None)
+    for seed in range(args.batches):
+        trainer.train_batch(seed)
     seconds = time.perf_counter() - start
     images_per_s = args.batches * args.batch_size / seconds
     report(

@@ -1,6 +1,8 @@
 """Test-wide settings: offline, no network, no W&B login, quiet data notice."""
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -63,3 +65,20 @@ def read_wandb_record(path: Path, names: list[bytes], timeout: float = 60.0) -> 
         time.sleep(0.2)
         data = path.read_bytes()
     return data
+
+
+CLI = [sys.executable, "-m", "rnnagents", "--threads", "1"]
+"""The installed command as a subprocess sees it (one torch thread: tests run two at a time)."""
+
+
+@pytest.fixture
+def run_cli():
+    """``run_cli(*args, check=True)``: run ``rnnagents ARGS`` in a fresh process, return its
+    ``CompletedProcess`` with text output. Tests using it are marked ``slow``."""
+
+    def run(*args, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*CLI, *map(str, args)], capture_output=True, text=True, check=check, env=env
+        )
+
+    return run

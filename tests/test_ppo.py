@@ -317,44 +317,13 @@ def test_sb3_scalars_reach_the_offline_wandb_run(tmp_path):
     assert [name for name in names if name not in data] == []
 
 
-def test_cli_train_and_eval_ppo(tmp_path):
-    import subprocess
-    import sys
-
+@pytest.mark.slow
+def test_cli_train_and_eval_ppo(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    cli = [sys.executable, "-m", "rnnagents", "--threads", "1"]
-    train = subprocess.run(
-        [
-            *cli,
-            "train",
-            "ppo",
-            "--env",
-            MNIST28,
-            "--timesteps",
-            "128",
-            "--n-envs",
-            "2",
-            "--n-steps",
-            "64",
-            "--batch-size",
-            "64",
-            "--run-dir",
-            str(run_dir),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    flags = ["--timesteps", "128", "--n-envs", "2", "--n-steps", "64", "--batch-size", "64"]
+    train = run_cli("train", "ppo", "--env", MNIST28, *flags, "--run-dir", run_dir, "--no-progress")
     assert "test error" in train.stdout and (run_dir / "model.zip").exists()
-    ev = subprocess.run(
-        [*cli, "eval", "ppo", str(run_dir), "--episodes", "100"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    ev = run_cli("eval", "ppo", run_dir, "--episodes", "100")
     assert "test error" in ev.stdout and "100 episodes" in ev.stdout
-    bad = subprocess.run(
-        [*cli, "train", "ppo", "--env", "rnnagents/Nope-v0"], capture_output=True, text=True
-    )
+    bad = run_cli("train", "ppo", "--env", "rnnagents/Nope-v0", check=False)
     assert bad.returncode == 2 and "Nope" in bad.stderr

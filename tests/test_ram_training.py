@@ -1,16 +1,16 @@
 """RAM training end to end: learning, exact resume, checkpoint refusal, W&B, eval, watch."""
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_ENV, read_wandb_record
+from conftest import CLI, TINY_ENV, read_wandb_record
 
 from rnnagents.common.checkpoint import CheckpointError, load_checkpoint
 from rnnagents.common.run_logger import read_metrics
@@ -83,22 +83,14 @@ def smoke_flags(epochs: int, batches: int, valid: int) -> list[str]:
     ]
 
 
-def cli(*args):
-    return [sys.executable, "-m", "rnnagents", *args]
-
-
-def test_ctrl_c_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
+@pytest.mark.slow
+def test_ctrl_c_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, run_cli):
     """A real SIGINT wherever it lands: checkpoint at the batch boundary, exact continuation."""
     flags = smoke_flags(epochs=3, batches=60, valid=64)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    subprocess.run(
-        cli("train", "ram", *flags, "--run-dir", str(tmp_path / "straight")),
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    run_cli("train", "ram", *flags, "--run-dir", tmp_path / "straight", env=env)
     proc = subprocess.Popen(
-        cli("train", "ram", *flags, "--run-dir", str(tmp_path / "cut")),
+        [*CLI, "train", "ram", *flags, "--run-dir", str(tmp_path / "cut")],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -113,12 +105,7 @@ def test_ctrl_c_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     assert b"Resume with" in err
     saved = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
     assert saved["epoch"] < 3
-    subprocess.run(
-        cli("train", "ram", "--resume", str(tmp_path / "cut"), "--no-progress"),
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    run_cli("train", "ram", "--resume", tmp_path / "cut", "--no-progress", env=env)
     assert_same_weights(final_weights(tmp_path / "straight"), final_weights(tmp_path / "cut"))
 
 
@@ -134,14 +121,10 @@ def test_checkpoint_from_another_model_is_refused(trained_run, tmp_path):
         run_ram(SMOKE, run_dir, progress=False)
 
 
-def test_eval_and_watch_commands(trained_run, tmp_path):
+@pytest.mark.slow
+def test_eval_and_watch_commands(trained_run, tmp_path, run_cli):
     run_dir, _ = trained_run
-    out = subprocess.run(
-        cli("eval", "ram", str(run_dir), "--episodes", "200", "--samples", "3", "--device", "cpu"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = run_cli("eval", "ram", run_dir, "--episodes", "200", "--samples", "3", check=False)
     # The tiny env is registered only inside the test process, so the CLI must say so clearly.
     assert out.returncode == 2 and "TinyClutteredMNIST" in out.stderr
     from rnnagents.train.ram.evaluate import evaluate_ram
@@ -154,29 +137,18 @@ def test_eval_and_watch_commands(trained_run, tmp_path):
     assert [len(f) for f in films] == [5, 5]  # 4 glimpses + the answer
 
 
-def test_cli_train_eval_watch_end_to_end(tmp_path):
+@pytest.mark.slow
+def test_cli_train_eval_watch_end_to_end(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    flags = smoke_flags(epochs=1, batches=5, valid=32)
-    train = subprocess.run(
-        cli("train", "ram", *flags, "--run-dir", str(run_dir)),
-        capture_output=True,
-        text=True,
-        check=True,
+    train = run_cli(
+        "train", "ram", *smoke_flags(epochs=1, batches=5, valid=32), "--run-dir", run_dir
     )
     assert "test error" in train.stdout
-    ev = subprocess.run(
-        cli("eval", "ram", str(run_dir), "--episodes", "100", "--json", str(tmp_path / "e.json")),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    ev = run_cli("eval", "ram", run_dir, "--episodes", "100", "--json", tmp_path / "e.json")
     assert "test error" in ev.stdout and "M=1" in ev.stdout and (tmp_path / "e.json").exists()
+    assert json.loads((run_dir / "eval.json").read_text())["episodes"] == 100
     video = tmp_path / "w.mp4"
-    subprocess.run(
-        cli("watch", str(run_dir), "--episodes", "2", "--out", str(video)),
-        check=True,
-        capture_output=True,
-    )
+    run_cli("watch", run_dir, "--episodes", "2", "--out", video)
     assert count_frames(video) == 2 * (6 + 1)  # MNIST28: 6 glimpses + the answer, per episode
 
 

@@ -2,8 +2,6 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -87,34 +85,21 @@ def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):
     assert (finished_run / run_files.MDNRNN).exists()
 
 
-def test_watch_and_eval_commands_on_a_world_model_run(finished_run, tmp_path):
+@pytest.mark.slow
+def test_watch_and_eval_commands_on_a_world_model_run(finished_run, tmp_path, run_cli):
     video = tmp_path / "wm.mp4"
-    cli = [sys.executable, "-m", "rnnagents", "--threads", "1"]
-    out = subprocess.run(
-        [*cli, "watch", str(finished_run), "--episodes", "1", "--out", str(video)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = run_cli("watch", finished_run, "--episodes", "1", "--out", video)
     assert count_frames(video) == int(out.stdout.split("(")[1].split()[0]) > 0
-    ev = subprocess.run(
-        [*cli, "eval", "worldmodel", str(finished_run), "--episodes", "1", "--no-baselines"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    ev = run_cli("eval", "worldmodel", finished_run, "--episodes", "1", "--no-baselines")
     assert "controller" in ev.stdout and "dream" in ev.stdout
 
 
-def test_stage_commands_refuse_other_runs(tmp_path):
+@pytest.mark.slow
+def test_stage_commands_refuse_other_runs(tmp_path, run_cli):
     ram_like = tmp_path / "ram"
     ram_like.mkdir()
     (ram_like / "config.json").write_text(json.dumps({"agent": "ram", "config": {}}))
-    out = subprocess.run(
-        [sys.executable, "-m", "rnnagents", "train", "mdnrnn", str(ram_like)],
-        capture_output=True,
-        text=True,
-    )
+    out = run_cli("train", "mdnrnn", ram_like, check=False)
     assert out.returncode == 2 and "not a 'worldmodel' run" in out.stderr
 
 

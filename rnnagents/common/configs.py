@@ -47,3 +47,26 @@ def from_dict(cls: type[C], data: dict) -> C:
     if unknown:
         raise ValueError(f"saved config has field(s) {unknown} that {cls.__name__} does not know")
     return cls(**data)
+
+
+def check_bounds(
+    config: object,
+    *,
+    at_least_one: Sequence[str] = (),
+    positive: Sequence[str] = (),
+    non_negative: Sequence[str] = (),
+) -> None:
+    """Refuse a config whose named fields are out of range, naming the first such field.
+
+    ``None`` values pass (they mean "the default of whatever the field feeds").
+    """
+    rules = [
+        (at_least_one, lambda v: v >= 1, ">= 1"),
+        (positive, lambda v: v > 0, "> 0"),
+        (non_negative, lambda v: v >= 0, ">= 0"),
+    ]
+    for names, ok, text in rules:
+        for name in names:
+            value = getattr(config, name)
+            if value is not None and not ok(value):
+                raise ValueError(f"{name} must be {text}, got {value}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from rnnagents.common.configs import option
+from rnnagents.common.configs import check_bounds, option
 
 # Fields that must match for a checkpoint to load into a model built from a config.
 VAE_KEYS = ("z_dim",)
@@ -61,45 +61,20 @@ class WorldModelConfig:
     device: str = option("auto", "auto (CUDA when available), cpu or cuda[:N]")
 
     def __post_init__(self) -> None:
-        positive = (
-            "collect_episodes",
-            "collect_max_steps",
-            "workers",
-            "z_dim",
-            "vae_epochs",
-            "vae_batch_size",
-            "vae_shards_in_memory",
-            "mdn_epochs",
-            "mdn_seq_len",
-            "mdn_batch_size",
-            "mdn_hidden",
-            "mdn_mixtures",
-            "cmaes_popsize",
-            "cmaes_rollouts",
-            "cmaes_generations",
-            "dream_max_steps",
-            "real_check_every",
-            "real_check_episodes",
-            "eval_episodes",
-            "iteration_episodes",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_bounds(
+            self,
+            at_least_one=("collect_episodes", "collect_max_steps", "workers", "z_dim",
+                          "vae_epochs", "vae_batch_size", "vae_shards_in_memory", "mdn_epochs",
+                          "mdn_seq_len", "mdn_batch_size", "mdn_hidden", "mdn_mixtures",
+                          "cmaes_popsize", "cmaes_rollouts", "cmaes_generations",
+                          "dream_max_steps", "real_check_every", "real_check_episodes",
+                          "eval_episodes", "iteration_episodes"),
+            positive=("vae_lr", "mdn_lr", "mdn_grad_clip", "mdn_done_pos_weight",
+                      "dream_temperature"),
+            non_negative=("vae_kl_tolerance", "iterations", "iteration_noise", "seed"),
+        )  # fmt: skip
         if self.collect_max_steps > MAX_EPISODE_STEPS:
             raise ValueError(f"collect_max_steps must be <= {MAX_EPISODE_STEPS}, CarRacing's limit")
-        for name in (
-            "vae_lr",
-            "mdn_lr",
-            "mdn_grad_clip",
-            "mdn_done_pos_weight",
-            "dream_temperature",
-        ):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("vae_kl_tolerance", "iterations", "iteration_noise"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
-from rnnagents.common.configs import option
+from rnnagents.common.configs import check_bounds, option
 from rnnagents.envs.carracing import ENV_ID as CARRACING_ID
 from rnnagents.envs.carracing import check_train_seeds
 from rnnagents.envs.registration import ENTRY
@@ -52,18 +52,17 @@ class PPORunConfig:
             )
         if not glimpse and (self.dict_obs or self.data_dir is not None):
             raise ValueError("dict_obs and data_dir apply to glimpse envs only")
-        for name in ("timesteps", "n_envs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        check_bounds(
+            self,
+            at_least_one=("timesteps", "n_envs", "n_steps"),
+            positive=("learning_rate",),
+            non_negative=("seed",),
+        )
         if self.env_id == CARRACING_ID:
             check_train_seeds(self.seed, self.n_envs)
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         # PPO normalizes advantages over a rollout and a minibatch: both need 2 samples or more.
-        if self.n_steps is not None and (self.n_steps < 1 or self.n_steps * self.n_envs < 2):
-            raise ValueError(f"need n_steps >= 1 and n_steps * n_envs >= 2, got {self.n_steps}")
+        if self.n_steps is not None and self.n_steps * self.n_envs < 2:
+            raise ValueError(f"need n_steps * n_envs >= 2, got {self.n_steps} * {self.n_envs}")
         if self.batch_size is not None and self.batch_size < 2:
             raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
         if not _DEVICE.fullmatch(self.device):

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from rnnagents.agents.ram_config import CORES, RAMModelConfig
-from rnnagents.common.configs import option
+from rnnagents.common.configs import check_bounds, option
 
 # Fields that must match for a checkpoint to be loaded into a model built from a config.
 MODEL_KEYS = (
@@ -63,14 +63,15 @@ class RAMRunConfig:
     device: str = option("auto", "auto (CUDA when available), cpu or cuda[:N]")
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "batches_per_epoch", "epochs", "valid_episodes", "media_every")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.n_glimpses is not None and self.n_glimpses < 1:
-            raise ValueError(f"n_glimpses must be >= 1, got {self.n_glimpses}")
-        if not self.lr > 0 or not 0 < self.lr_decay <= 1:
-            raise ValueError(f"need lr > 0 and 0 < lr_decay <= 1, got {self.lr}, {self.lr_decay}")
+        check_bounds(
+            self,
+            at_least_one=("n_glimpses", "batch_size", "batches_per_epoch", "epochs",
+                          "valid_episodes", "media_every"),
+            positive=("lr", "lr_decay", "max_grad_norm"),
+            non_negative=("reinforce_weight", "seed"),
+        )  # fmt: skip
+        if self.lr_decay > 1:
+            raise ValueError(f"lr_decay must be <= 1, got {self.lr_decay}")
         self.model_config(3 * 12 * 12)  # validates core, std and sizes early
 
     def env_kwargs(self) -> dict:

@@ -63,6 +63,7 @@ class _NetworkTask:
 
 class _VAETask(_NetworkTask):
     prefix, count = "vae", "frames"
+    kind, keys, epochs, after = vision.KIND, VAE_KEYS, "vae_epochs", "collect"
 
     def __init__(self, shards, config: WorldModelConfig, device, logger, progress) -> None:
         torch.manual_seed(config.seed)  # initial weights; a resumed run loads its own
@@ -108,6 +109,7 @@ class _VAETask(_NetworkTask):
 
 class _MDNRNNTask(_NetworkTask):
     prefix, count = "mdnrnn", "steps"
+    kind, keys, epochs, after = memory.KIND, MDN_KEYS, "mdn_epochs", "encode"
 
     def __init__(self, shards, config: WorldModelConfig, device, logger, progress) -> None:
         torch.manual_seed(config.seed)  # initial weights; a resumed run loads its own
@@ -137,19 +139,17 @@ class _MDNRNNTask(_NetworkTask):
         }
 
 
-def _train(task_class, kind, keys, epochs, shard_dir, out_path, config, device, logger, progress):
-    shards = list_shards(shard_dir)
+def _fit(task_class, source, out_path, config: WorldModelConfig, device, logger, progress) -> bool:
+    shards = list_shards(source)
     if not shards:
-        stage = "collect" if kind == vision.KIND else "encode"
-        raise FileNotFoundError(f"no shards in {shard_dir}; run the {stage} stage first")
-    model_task = task_class(shards, config, device, logger, progress)
+        raise FileNotFoundError(f"no shards in {source}; run the {task_class.after} stage first")
     return train_epochs(
-        model_task,
+        task_class(shards, config, device, logger, progress),
         path=out_path,
-        kind=kind,
+        kind=task_class.kind,
         config=config.as_dict(),
-        compare_keys=keys,
-        epochs=epochs,
+        compare_keys=task_class.keys,
+        epochs=getattr(config, task_class.epochs),
         seed=config.seed,
         progress=progress,
     )
@@ -164,10 +164,7 @@ def train_vae(
     progress: bool = True,
 ) -> bool:
     """Train V to ``config.vae_epochs`` on the frame shards in ``shard_dir`` (kind "vae")."""
-    return _train(
-        _VAETask, vision.KIND, VAE_KEYS, config.vae_epochs,
-        shard_dir, out_path, config, device, logger, progress,
-    )  # fmt: skip
+    return _fit(_VAETask, shard_dir, out_path, config, device, logger, progress)
 
 
 def train_mdnrnn(
@@ -179,7 +176,4 @@ def train_mdnrnn(
     progress: bool = True,
 ) -> bool:
     """Train M to ``config.mdn_epochs`` on windows of ``mdn_seq_len`` steps of latent shards."""
-    return _train(
-        _MDNRNNTask, memory.KIND, MDN_KEYS, config.mdn_epochs,
-        latent_dir, out_path, config, device, logger, progress,
-    )  # fmt: skip
+    return _fit(_MDNRNNTask, latent_dir, out_path, config, device, logger, progress)

@@ -1,0 +1,98 @@
+"""The command line: flags generated from the run configs, resume refusals, env show, no torch
+for --help."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from rnnagents.cli import build_parser, main, new_config
+from rnnagents.common.configs import with_overrides
+from rnnagents.train.ppo.config import PPORunConfig
+from rnnagents.train.ram.config import PRESETS as RAM_PRESETS
+from rnnagents.train.ram.config import RAMRunConfig
+from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
+from rnnagents.worldmodel.config import WorldModelConfig
+
+
+def flags_of(*command: str) -> dict[str, str]:
+    """dest -> help of every flag of a subcommand."""
+    parser = build_parser()
+    for name in command:
+        parser = next(a for a in parser._actions if a.dest in ("command", "agent")).choices[name]
+    return {action.dest: action.help for action in parser._actions}
+
+
+@pytest.mark.parametrize(
+    "command, config_class",
+    [(("train", "ram"), RAMRunConfig), (("train", "ppo"), PPORunConfig),
+     (("train", "worldmodel"), WorldModelConfig), (("collect",), WorldModelConfig)],
+)  # fmt: skip
+def test_every_config_field_is_a_flag_with_its_own_help(command, config_class):
+    flags = flags_of(*command)
+    for field in dataclasses.fields(config_class):
+        assert field.name in flags, field.name
+        assert flags[field.name].startswith(field.metadata["help"].replace("%", "%%"))
+
+
+def test_help_shows_the_default_presets_value_not_a_copy():
+    flags = flags_of("train", "worldmodel")
+    assert f"(default: {WM_PRESETS['default'].cmaes_generations})" in flags["cmaes_generations"]
+    assert WM_PRESETS["default"].cmaes_generations != WorldModelConfig().cmaes_generations
+
+
+def test_given_flags_override_the_preset_and_others_keep_it():
+    args = build_parser().parse_args(
+        ["train", "ram", "--preset", "smoke", "--lr", "0.01", "--core", "gru", "--glimpses", "3"]
+    )
+    expected = with_overrides(RAM_PRESETS["smoke"], lr=0.01, core="gru", n_glimpses=3)
+    assert new_config(args, "ram") == expected
+    args = build_parser().parse_args(["train", "ram", "--no-reinforce-trains-core"])
+    assert new_config(args, "ram") == with_overrides(RAM_PRESETS["default"])
+
+
+def test_bad_values_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "ram", "--core", "transformer"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "ppo"])  # --env is required: the config field has no default
+    assert "--env" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kind, flags, named",
+    [("ram", ["--lr", "0.5"], "--lr"), ("worldmodel", ["--vae-lr", "0.5"], "--vae-lr"),
+     ("ram", ["--preset", "smoke"], "--preset"), ("worldmodel", ["--run-dir", "x"], "--run-dir")],
+)  # fmt: skip
+def test_resume_refuses_flags_that_would_change_the_run(tmp_path, capsys, kind, flags, named):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", kind, "--resume", str(tmp_path), *flags])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"{named} cannot change a resumed run" in err
+
+
+def test_env_show_writes_an_image_and_names_a_bad_extension(tmp_path, capsys):
+    out = tmp_path / "sheet.png"
+    main(["env", "show", "rnnagents/MNIST28-v0", "--out", str(out), "--episodes", "3"])
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[1] > 2 * image.shape[0]  # three frames side by side
+    with pytest.raises(SystemExit) as exit_info:
+        main(["env", "show", "rnnagents/MNIST28-v0", "--out", str(tmp_path / "x.txt")])
+    assert exit_info.value.code == 2 and "'.txt'" in capsys.readouterr().err
+    assert not (tmp_path / "x.txt").exists()
+
+
+@pytest.mark.slow
+def test_building_the_parser_imports_no_torch():
+    """What keeps `rnnagents --help` fast: torch (and SB3) load only once a command runs."""
+    script = (
+        "import sys; from rnnagents.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'stable_baselines3') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
