@@ -249,10 +249,11 @@ def cmd_env(args: argparse.Namespace) -> None:
 
 def cmd_train_ram(args: argparse.Namespace) -> None:
     from rnnagents.common.run_dir import default_run_dir
+    from rnnagents.train.ram.config import RESUMABLE_CHANGES
     from rnnagents.train.ram.trainer import resume_config, run_ram
 
     if args.resume:
-        refuse_on_resume(args, "ram", allowed={"epochs", "device"})
+        refuse_on_resume(args, "ram", allowed=set(RESUMABLE_CHANGES))
         config = resume_config(args.resume, **given_config(args, "ram"))
         run_dir = Path(args.resume)
     else:
@@ -285,15 +286,17 @@ def cmd_train_ppo(args: argparse.Namespace) -> None:
 def _run_worldmodel_stages(
     run_dir, config, stages, *, new: bool, wandb: bool, progress: bool, force: bool
 ) -> None:
+    from rnnagents.common.run_dir import locked
     from rnnagents.train.worldmodel.pipeline import PipelineStopped, open_pipeline
 
-    pipeline, executor, logger = open_pipeline(
-        config, run_dir, new=new, wandb=wandb, progress=progress
-    )
     try:
-        with executor, logger:
-            for stage in stages:
-                pipeline.run_stage(stage, force=force)
+        with locked(run_dir):
+            pipeline, executor, logger = open_pipeline(
+                config, run_dir, new=new, wandb=wandb, progress=progress
+            )
+            with executor, logger:
+                for stage in stages:
+                    pipeline.run_stage(stage, force=force)
     except (PipelineStopped, KeyboardInterrupt) as stopped:
         print(
             f"Stopped during {stopped or 'a stage'}; completed work is kept. Resume with: "
@@ -408,14 +411,20 @@ COMMANDS = {
 }
 
 
-def _is_user_error(err: Exception) -> bool:
-    """Errors that describe the user's situation (bad input, missing or foreign files)."""
+def _exit_code(err: Exception) -> int | None:
+    """1 for the user's situation (files, disk, a busy run, a failed episode), 2 for bad input
+    (values, ids, foreign runs and checkpoints); None for a bug, which keeps its traceback."""
     import gymnasium as gym
 
     from rnnagents.common.checkpoint import CheckpointError
     from rnnagents.common.executor import TaskError
+    from rnnagents.common.run_dir import RunDirInUse
 
-    return isinstance(err, ValueError | OSError | CheckpointError | TaskError | gym.error.Error)
+    if isinstance(err, OSError | RunDirInUse | TaskError):
+        return 1
+    if isinstance(err, ValueError | CheckpointError | gym.error.Error):
+        return 2
+    return None
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -434,10 +443,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         COMMANDS[(args.command, getattr(args, "agent", None))](args)
     except Exception as err:
-        if not _is_user_error(err):
+        code = _exit_code(err)
+        if code is None:
             raise
         print(f"rnnagents: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

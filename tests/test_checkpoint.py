@@ -71,6 +71,19 @@ def test_crash_mid_save_keeps_old_checkpoint_and_leaves_no_temp_file(tmp_path, m
     assert load_checkpoint(path)["step"] == 1
 
 
+def test_torch_failing_to_write_says_disk_full_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, _payload(step=1))
+
+    def torch_write_error(obj, file):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64")
+
+    monkeypatch.setattr(checkpoint.torch, "save", torch_write_error)
+    with pytest.raises(OSError, match="could not write checkpoint .*checkpoint.pt .*disk full"):
+        save_checkpoint(path, _payload(step=2))
+    assert load_checkpoint(path)["step"] == 1
+
+
 @pytest.mark.parametrize(
     "damage",
     [

@@ -96,3 +96,24 @@ def test_building_the_parser_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--lr", "inf"], "lr (--lr) must be > 0, got inf"),
+     (["--location-std", "inf"], "location_std (--location-std) must be > 0"),
+     (["--seed", "-1"], "seed (--seed) must be >= 0, got -1"),
+     (["--seed", str(2**70)], "seed (--seed) must be >= 0, got 1180591620717411303424")],
+)  # fmt: skip
+def test_hyperparameters_that_break_training_are_refused_naming_the_flag(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "ram", *flags])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_file_where_a_folder_should_be_is_one_line_and_exit_1(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "ram", str(tmp_path / "a-file" / "run")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "a-file/run is not a run directory" in err

@@ -137,3 +137,32 @@ def test_cmaes_in_the_dream_improves_and_resumes_the_same_search(parts, tmp_path
     assert means[-1] > means[0]  # the search climbs M's (random) reward surface
     returns = dream_returns(final[None], dream(), 4, 15)
     assert returns.shape == (1, 4) and np.isfinite(returns).all()
+
+
+class _RunsCode:
+    """A pickle that would call os.system on load, as a crafted controller_es.pkl could."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_es_state_is_refused_without_running_it(tmp_path):
+    import pickle
+
+    from rnnagents.train.worldmodel.cmaes import ES_FILE, load_es
+
+    marker = tmp_path / "ran"
+    assert pickle.loads(pickle.dumps(_RunsCode(marker))) == 0 and marker.exists()  # it would run
+    marker.unlink()
+    (tmp_path / ES_FILE).write_bytes(pickle.dumps(_RunsCode(marker)))
+    with pytest.raises(ValueError, match=r"CMA-ES state: it refers to (posix|os)\.system"):
+        load_es(tmp_path / ES_FILE)
+    assert not marker.exists()
+    (tmp_path / ES_FILE).write_bytes(pickle.dumps({"not": "an ES"}))
+    with pytest.raises(ValueError, match="holds dict"):
+        load_es(tmp_path / ES_FILE)

@@ -189,6 +189,7 @@ def test_splits_never_share_digits():
         (dict(split="dev"), "unknown split 'dev'"),
         (dict(first_location="corner"), "first_location must be one of"),
         (dict(n_clutter=-1), "n_clutter must be a non-negative integer"),
+        (dict(n_scales=40), "largest glimpse patch would be 6597069766656px"),  # was NaN glimpses
     ],
 )
 def test_bad_constructor_arguments(kwargs, fragment):
@@ -254,3 +255,12 @@ def test_observations_stay_in_space(env_id, seed, locations):
         assert env.observation_space.contains(obs) and reward in (0.0, 1.0)
         if terminated:
             break
+
+
+def test_sb3_flat_action_with_nan_scores_is_refused_not_class_0():
+    env = sb3_glimpse_env(gym.make("rnnagents/MNIST28-v0"))
+    env.reset(seed=0)
+    action = np.zeros(12, dtype=np.float32)
+    action[2:] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        env.step(action)

@@ -368,3 +368,15 @@ def test_unwritable_cache_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.warns(UserWarning) as record:
         assert len(load_digits("test", download=True)[1]) == 1000
     assert "MNIST download failed" in str(record[0].message)
+
+
+def test_a_split_with_no_images_is_a_clear_error_not_numpy_s(tmp_path):
+    import gymnasium as gym
+
+    images = np.zeros((11, 28, 28), dtype=np.uint8)  # 11 training images: no validation split
+    labels = np.arange(11) % 10
+    for part in ("train", "t10k"):
+        write_file(tmp_path / f"{part}-images-idx3-ubyte", idx_bytes(images))
+        write_file(tmp_path / f"{part}-labels-idx1-ubyte", idx_bytes(labels.astype(np.uint8)))
+    with pytest.raises(DataError, match="'validation' split of .* holds no images"):
+        gym.make("rnnagents/MNIST28-v0", split="validation", data_dir=str(tmp_path))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import warnings
+import zipfile
 
 import gymnasium as gym
 import numpy as np
@@ -192,7 +194,7 @@ def test_eval_and_watch_refuse_a_ppo_run_without_its_model(tmp_path, capsys):
     for command in (["eval", "ppo", str(tmp_path)], ["watch", str(tmp_path)]):
         with pytest.raises(SystemExit) as stopped:
             main(command)
-        assert stopped.value.code == 2 and "model.zip is missing" in capsys.readouterr().err
+        assert stopped.value.code == 1 and "model.zip is missing" in capsys.readouterr().err
 
 
 @pytest.fixture(
@@ -327,3 +329,51 @@ def test_cli_train_and_eval_ppo(tmp_path, run_cli):
     assert "test error" in ev.stdout and "100 episodes" in ev.stdout
     bad = run_cli("train", "ppo", "--env", "rnnagents/Nope-v0", check=False)
     assert bad.returncode == 2 and "Nope" in bad.stderr
+
+
+def _rewrite_model_data(run_dir, change) -> None:
+    """Apply ``change`` to the ``data`` JSON of a run's model.zip, keeping its other members."""
+    path = run_dir / "model.zip"
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(members["data"])
+    change(data)
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+class _RunsCode:
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def _payload(marker) -> dict:
+    """An SB3 ':serialized:' entry whose unpickling runs ``touch marker``."""
+    import base64
+
+    import cloudpickle
+
+    return {":serialized:": base64.b64encode(cloudpickle.dumps(_RunsCode(marker))).decode()}
+
+
+def test_loading_a_run_never_unpickles_what_its_model_file_holds(trained, tmp_path):
+    config, run_dir, model = trained
+    crafted = tmp_path / "run"
+    shutil.copytree(run_dir, crafted)
+    marker = tmp_path / "ran"
+    _rewrite_model_data(crafted, lambda data: data.update(policy_class=_payload(marker)))
+    loaded, _ = load_ppo(crafted, device="cpu")  # spaces and policy rebuilt from the config
+    assert not marker.exists()
+    assert loaded.observation_space == model.observation_space
+    assert type(loaded.policy) is type(model.policy)
+    _rewrite_model_data(crafted, lambda data: data.update(evil=_payload(marker)))
+    with pytest.raises(ValueError, match=r"pickled Python objects \['evil'\].*refusing"):
+        load_ppo(crafted, device="cpu")
+    assert not marker.exists()

@@ -131,3 +131,9 @@ def test_wandb_offline_run_records_metrics_config_media_and_resumes_same_run(
     with RunLogger(moved_dir, config, wandb=True, resume_id=run_id) as explicit:
         assert explicit.wandb_id == run_id
     assert (moved_dir / "wandb_id.txt").read_text().strip() == run_id
+
+
+def test_a_junk_line_inside_the_metrics_names_the_file_and_line(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\nnot json\n{"step": 2}\n')
+    with pytest.raises(ValueError, match="metrics.jsonl line 2 is not a metrics record"):
+        read_metrics(tmp_path)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 
@@ -10,7 +11,7 @@ from rnnagents.common.video import count_frames
 from rnnagents.train.worldmodel.pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import PRESETS
-from rnnagents.worldmodel.shards import list_shards, read_shard
+from rnnagents.worldmodel.shards import ShardError, list_shards, read_shard
 
 TINY = dataclasses.replace(
     PRESETS["smoke"],
@@ -132,3 +133,21 @@ def test_dream_vs_real_video_reaches_the_offline_wandb_run(finished_run, offline
     assert count_frames(video) == DREAM_VS_REAL_STEPS
     [offline_dir] = (finished_run / "wandb").glob(f"offline-run-*-{run_id}")
     assert list((offline_dir / "files" / "media" / "videos").glob("media/dream_vs_real_*.mp4"))
+
+
+def test_a_shard_damaged_after_collection_names_the_command_that_recollects_it(
+    finished_run, tmp_path
+):
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    damaged = list_shards(run_dir / run_files.ROLLOUTS)[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])  # collect is marked done; V must read it
+    (run_dir / run_files.VAE).unlink()
+    pipeline, executor, logger = open_pipeline(TINY, run_dir, new=False, progress=False)
+    with executor, logger:
+        with pytest.raises(ShardError, match=f"rnnagents collect --run-dir {run_dir}"):
+            pipeline.run_stage("vae", force=True)
+        pipeline.run_stage("collect", force=True)  # what `rnnagents collect` runs
+        assert len(read_shard(damaged)["actions"]) > 0
+        pipeline.run_stage("vae", force=True)
+    assert (run_dir / run_files.VAE).exists()

@@ -55,8 +55,11 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     missing = [key for key in ("kind", "config") if key not in payload]
     if missing:
         raise ValueError(f"checkpoint payload lacks required key(s) {missing}")
-    with atomic_file(path) as file:
-        torch.save({**payload, "format_version": FORMAT_VERSION}, file)
+    try:
+        with atomic_file(path) as file:
+            torch.save({**payload, "format_version": FORMAT_VERSION}, file)
+    except RuntimeError as err:  # torch's own words for a failed write, e.g. "unexpected pos"
+        raise OSError(f"could not write checkpoint {path} (is the disk full?): {err}") from err
 
 
 def load_checkpoint(

@@ -8,10 +8,12 @@ CleanRL style). Presets are named instances of the dataclass, never copies of co
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 C = TypeVar("C")
+MAX_VALUE = 2**63
 
 
 def option(
@@ -28,6 +30,12 @@ def option(
     """
     metadata = {"help": help, "flag": flag, "choices": choices}
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def flag_of(config: object, name: str) -> str:
+    """The command-line flag of a config field (``--lr`` for ``learning_rate``)."""
+    field = next(f for f in dataclasses.fields(config) if f.name == name)
+    return "--" + (field.metadata.get("flag") or name).replace("_", "-")
 
 
 def with_overrides(config: C, **overrides: Any) -> C:
@@ -58,7 +66,8 @@ def check_bounds(
 ) -> None:
     """Refuse a config whose named fields are out of range, naming the first such field.
 
-    ``None`` values pass (they mean "the default of whatever the field feeds").
+    Every bound is finite (inf and NaN are refused) and below 2**63, what seeds and counts can
+    hold downstream. ``None`` values pass (they mean "the default of whatever the field feeds").
     """
     rules = [
         (at_least_one, lambda v: v >= 1, ">= 1"),
@@ -68,5 +77,7 @@ def check_bounds(
     for names, ok, text in rules:
         for name in names:
             value = getattr(config, name)
-            if value is not None and not ok(value):
-                raise ValueError(f"{name} must be {text}, got {value}")
+            if value is None:
+                continue
+            if not (ok(value) and math.isfinite(value) and value < MAX_VALUE):
+                raise ValueError(f"{name} ({flag_of(config, name)}) must be {text}, got {value}")

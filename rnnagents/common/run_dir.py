@@ -1,10 +1,18 @@
-"""The run directory: one folder per run holding its config, metrics, checkpoints and media."""
+"""The run directory: one folder per run holding its config, metrics, checkpoints and media.
+
+One process writes a run at a time: :func:`locked` holds an OS file lock on ``RUN_DIR/.lock``
+for as long as a run trains. The OS drops the lock when its process ends, however it ends, so a
+run killed mid-epoch never blocks its own ``--resume``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,6 +24,11 @@ C = TypeVar("C")
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.pt"
+LOCK_FILE = ".lock"
+
+
+class RunDirInUse(RuntimeError):
+    """Another process is writing this run directory."""
 
 
 def default_run_dir(agent: str, env_id: str | None = None) -> Path:
@@ -23,10 +36,18 @@ def default_run_dir(agent: str, env_id: str | None = None) -> Path:
     return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def start_run_dir(run_dir: str | os.PathLike, config: dict, agent: str) -> Path:
-    """Create a new run directory; refuses one that already holds a run (use --resume)."""
+def start_run_dir(
+    run_dir: str | os.PathLike, config: dict, agent: str, *, resume: bool = False
+) -> Path:
+    """Create a new run directory; refuses one that already holds a run (use --resume).
+
+    With ``resume`` the run must exist, and its config file is rewritten with ``config`` (what
+    a resume may change, such as more epochs), so the folder always says what it holds.
+    """
     run_dir = Path(run_dir)
-    if (run_dir / CONFIG_FILE).exists():
+    if resume:
+        read_run_config(run_dir)  # a clear error when there is no run to resume
+    elif (run_dir / CONFIG_FILE).exists():
         raise FileExistsError(
             f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
             "or choose another --run-dir"
@@ -58,3 +79,25 @@ def read_run(run_dir: str | os.PathLike, kind: str, config_class: type[C]) -> C:
     if agent != kind:
         raise ValueError(f"{run_dir} is a {agent!r} run, not a {kind!r} run")
     return from_dict(config_class, saved)
+
+
+@contextlib.contextmanager
+def locked(run_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``run_dir``'s lock (creating the folder) or raise :class:`RunDirInUse` naming the
+    process that holds it."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise RunDirInUse(
+                f"{run_dir} is in use by process {holder}; let it finish or stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield run_dir
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock

@@ -152,9 +152,18 @@ class StageLogger:
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     """Read ``metrics.jsonl`` back, ignoring a final line cut short by a crash."""
-    text = (Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8")
+    path = Path(run_dir) / METRICS_FILE
     # Every complete record ends in a newline, so the last piece is "" or an unfinished record.
-    return [json.loads(line) for line in text.split("\n")[:-1] if line]
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} line {number} is not a metrics record: {err}") from err
+    return records
 
 
 def _plain_number(value: Any) -> int | float:

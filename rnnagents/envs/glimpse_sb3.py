@@ -27,6 +27,8 @@ class FlatGlimpseActions(gym.ActionWrapper):
             raise ValueError(
                 f"flat glimpse action has shape {action.shape}, expected {self.action_space.shape}"
             )
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"flat glimpse action contains NaN or inf: {action.tolist()}")
         return {"location": action[:2], "class": np.int64(np.argmax(action[2:]))}
 
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from gymnasium import spaces
 
-from rnnagents.envs.mnist_data import SPLITS, load_digits
+from rnnagents.envs.mnist_data import SPLITS, DataError, load_digits
 from rnnagents.envs.retina import extract_glimpses, summed_area_tables
 
 DIGIT_SIZE = 28
@@ -56,6 +56,13 @@ class GlimpseTaskConfig:
         if self.glimpse_size > self.canvas_size:
             raise ValueError(
                 f"glimpse_size={self.glimpse_size} is larger than canvas_size={self.canvas_size}"
+            )
+        largest = self.glimpse_size * self.scale ** (self.n_scales - 1)
+        if largest > 2 * self.canvas_size:
+            raise ValueError(
+                f"the largest glimpse patch would be {largest}px (glimpse_size * scale ** "
+                f"(n_scales - 1)), more than twice the {self.canvas_size}px canvas; "
+                "use fewer n_scales or a smaller scale"
             )
         if self.n_clutter > 0 and not 1 <= self.clutter_size <= DIGIT_SIZE:
             raise ValueError(f"clutter_size must be in [1, {DIGIT_SIZE}], got {self.clutter_size}")
@@ -181,6 +188,12 @@ class GlimpseTask:
         self.config = config
         self.num_episodes = num_episodes
         self.images, self.labels_all = load_digits(config.split, data_dir)
+        if len(self.images) == 0:
+            raise DataError(
+                f"the {config.split!r} split of {data_dir or 'the MNIST data'} holds no images "
+                "(validation takes 1/12 of each class of the training files: they need at "
+                "least 12 images of a class)"
+            )
         w, n, t = config.canvas_size, num_episodes, config.n_glimpses
         self.canvases = np.zeros((n, w, w), dtype=np.uint8)
         self.tables = np.zeros((n, w + 1, w + 1), dtype=np.int32)

@@ -134,6 +134,11 @@ def train_epochs(
     position = Position()
     if Path(path).exists():
         position = load_position(path, task, kind=kind, config=config, compare_keys=compare_keys)
+    if position.epoch > epochs:
+        raise ValueError(
+            f"{path} has trained {position.epoch} epochs already; asking for {epochs} would "
+            "undo them (a run only grows; --epochs equal to the done count just re-evaluates)"
+        )
 
     def save() -> None:
         save_position(path, task, kind=kind, config=config, position=position)

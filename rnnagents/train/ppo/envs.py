@@ -1,4 +1,5 @@
-"""The SB3 VecEnvs a PPO run trains and is scored in: glimpse, CarRacing-v3 or a dream."""
+"""The SB3 VecEnvs a PPO run trains and is scored in (glimpse, CarRacing-v3 or a dream), and the
+spaces its model sees."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from rnnagents.envs.carracing import ENV_ID as CARRACING_ID
-from rnnagents.envs.carracing_sb3 import make_carracing_sb3_env
+from rnnagents.envs.carracing_sb3 import make_carracing_eval_env, make_carracing_sb3_env
 from rnnagents.envs.glimpse_sb3 import sb3_glimpse_env
 from rnnagents.envs.registration import DREAM_ID
 from rnnagents.train.ppo.config import PPORunConfig
@@ -48,3 +49,19 @@ def make_train_env(config: PPORunConfig) -> VecEnv:
     if config.dream_run is not None:
         return dream_vec_env(config.dream_run, config.n_envs, config.seed)
     return glimpse_vec_env(config, "train", config.n_envs, config.seed)
+
+
+def run_spaces(config: PPORunConfig) -> tuple[gym.Space, gym.Space]:
+    """(observation, action) spaces of the envs the run trained in, rebuilt from its config
+    (so loading a model never needs the spaces pickled inside it)."""
+    if config.env_id == CARRACING_ID:
+        env = make_carracing_eval_env()  # the observation make_carracing_sb3_env gave it
+    elif config.dream_run is not None:
+        vae, mdnrnn, start_latents = run_files.load_dream_parts(config.dream_run)
+        env = gym.make(DREAM_ID, vae=vae, mdnrnn=mdnrnn, start_latents=start_latents)
+    else:
+        env = glimpse_env(config, "test")
+    try:
+        return env.observation_space, env.action_space
+    finally:
+        env.close()

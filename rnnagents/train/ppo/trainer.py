@@ -9,8 +9,12 @@ The SB3 policy follows the observation: ``Mlp`` for vectors (the flattened glimp
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
+import zipfile
 from pathlib import Path
+from typing import Any
 
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
@@ -19,13 +23,23 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.preprocessing import is_image_space
 
 from rnnagents.common.device import resolve_device
-from rnnagents.common.run_dir import read_run, start_run_dir
+from rnnagents.common.files import atomic_path
+from rnnagents.common.run_dir import locked, read_run, start_run_dir
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.train.ppo.config import AGENT, PPORunConfig
-from rnnagents.train.ppo.envs import make_train_env
+from rnnagents.train.ppo.envs import make_train_env, run_spaces
 from rnnagents.train.ppo.sb3_logging import ProgressBar, attach_run_logger
 
 MODEL_FILE = "model.zip"
+PICKLED = ":serialized:"  # how SB3 marks a cloudpickled entry of a model file's data
+# The pickled entries an rnnagents PPO model file holds (SB3 2.x), and how each is rebuilt:
+# spaces from the run's env, the policy class from its name, the two schedules from their
+# constants; the rest are training leftovers a loaded model does not need (None).
+REBUILT = (
+    "observation_space", "action_space", "policy_class", "clip_range", "lr_schedule",
+    "rollout_buffer_class", "_last_obs", "_last_episode_starts", "ep_info_buffer",
+    "ep_success_buffer",
+)  # fmt: skip
 
 
 def policy_name(observation_space: spaces.Space, recurrent: bool) -> str:
@@ -47,30 +61,36 @@ def train_ppo(
     config: PPORunConfig, run_dir: str | os.PathLike, *, wandb: bool = False, progress: bool = True
 ) -> Path:
     """Train a new run in ``run_dir``; it ends holding ``config.json``, ``metrics.jsonl`` and
-    ``model.zip`` (SB3's own format, loaded by :func:`load_ppo`)."""
+    ``model.zip`` (SB3's own format, loaded by :func:`load_ppo`, written atomically)."""
     device = resolve_device(config.device)  # a clear error before anything is made
-    env = make_train_env(config)
-    try:
-        run_dir = start_run_dir(run_dir, config.as_dict(), AGENT)
-        sizes = {"n_steps": config.n_steps, "batch_size": config.batch_size}
-        model = algorithm(config.recurrent)(
-            policy_name(env.observation_space, config.recurrent),
-            env,
-            learning_rate=config.learning_rate,
-            seed=config.seed,
-            device=device,
-            **{name: value for name, value in sizes.items() if value is not None},
-        )
-        with RunLogger(
-            run_dir, config.as_dict(), wandb=wandb, run_name=run_dir.name, project="rnnagents-ppo"
-        ) as logger:
-            attach_run_logger(model, logger)
-            model.learn(config.timesteps, callback=ProgressBar() if progress else None)
-            model.logger.dump(model.num_timesteps)  # the last update's train/* values
-            model.save(run_dir / MODEL_FILE)
-            logger.log_artifact(run_dir / MODEL_FILE, name="ppo-model")
-    finally:
-        env.close()
+    with locked(run_dir) as run_dir:
+        env = make_train_env(config)
+        try:
+            start_run_dir(run_dir, config.as_dict(), AGENT)
+            sizes = {"n_steps": config.n_steps, "batch_size": config.batch_size}
+            model = algorithm(config.recurrent)(
+                policy_name(env.observation_space, config.recurrent),
+                env,
+                learning_rate=config.learning_rate,
+                seed=config.seed,
+                device=device,
+                **{name: value for name, value in sizes.items() if value is not None},
+            )
+            with RunLogger(
+                run_dir,
+                config.as_dict(),
+                wandb=wandb,
+                run_name=run_dir.name,
+                project="rnnagents-ppo",
+            ) as logger:
+                attach_run_logger(model, logger)
+                model.learn(config.timesteps, callback=ProgressBar() if progress else None)
+                model.logger.dump(model.num_timesteps)  # the last update's train/* values
+                with atomic_path(run_dir / MODEL_FILE, suffix=".zip") as tmp_name:
+                    model.save(tmp_name)
+                logger.log_artifact(run_dir / MODEL_FILE, name="ppo-model")
+        finally:
+            env.close()
     return run_dir
 
 
@@ -83,12 +103,43 @@ def trained_ppo_config(run_dir: str | os.PathLike) -> PPORunConfig:
     return config
 
 
+def safe_load_objects(config: PPORunConfig, path: Path) -> dict[str, Any]:
+    """Every object SB3 would unpickle from ``path``'s ``data`` (cloudpickle: it can run code),
+    rebuilt from the run's config instead; a file holding any other pickled object is refused.
+
+    The weights themselves SB3 reads with ``torch.load(weights_only=True)``.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not an SB3 model file: {err}") from err
+    pickled = {key for key, value in data.items() if isinstance(value, dict) and PICKLED in value}
+    foreign = sorted(pickled - set(REBUILT))
+    if foreign:
+        raise ValueError(
+            f"{path} holds pickled Python objects {foreign}, which no rnnagents PPO run writes; "
+            "refusing to load it (unpickling can run code)"
+        )
+    observation_space, action_space = run_spaces(config)
+    cls = algorithm(config.recurrent)
+    rebuilt = {
+        "observation_space": observation_space,
+        "action_space": action_space,
+        "policy_class": cls.policy_aliases[policy_name(observation_space, config.recurrent)],
+        "clip_range": inspect.signature(cls).parameters["clip_range"].default,
+        "lr_schedule": config.learning_rate,  # SB3 rebuilds the schedule from learning_rate
+    }
+    return {key: rebuilt.get(key) for key in pickled}  # the rest (buffers, last obs): None
+
+
 def load_ppo(
     run_dir: str | os.PathLike, device: str = "auto"
 ) -> tuple[BaseAlgorithm, PPORunConfig]:
-    """The trained model of a PPO run and its config."""
+    """The trained model of a PPO run and its config, loaded without unpickling anything."""
     config = trained_ppo_config(run_dir)
+    path = Path(run_dir) / MODEL_FILE
     model = algorithm(config.recurrent).load(
-        Path(run_dir) / MODEL_FILE, device=resolve_device(device)
+        path, device=resolve_device(device), custom_objects=safe_load_objects(config, path)
     )
     return model, config

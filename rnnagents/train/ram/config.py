@@ -8,18 +8,6 @@ from dataclasses import dataclass
 from rnnagents.agents.ram_config import CORES, RAMModelConfig
 from rnnagents.common.configs import check_bounds, option
 
-# Fields that must match for a checkpoint to be loaded into a model built from a config.
-MODEL_KEYS = (
-    "env_id",
-    "n_glimpses",
-    "core",
-    "hidden_size",
-    "glimpse_hidden",
-    "location_hidden",
-    "glimpse_features",
-    "random_locations",
-)
-
 
 @dataclass(frozen=True)
 class RAMRunConfig:
@@ -67,7 +55,7 @@ class RAMRunConfig:
             self,
             at_least_one=("n_glimpses", "batch_size", "batches_per_epoch", "epochs",
                           "valid_episodes", "media_every"),
-            positive=("lr", "lr_decay", "max_grad_norm"),
+            positive=("lr", "lr_decay", "max_grad_norm", "location_std"),
             non_negative=("reinforce_weight", "seed"),
         )  # fmt: skip
         if self.lr_decay > 1:
@@ -119,3 +107,10 @@ PRESETS: dict[str, RAMRunConfig] = {
 }
 
 CONFIG = RAMRunConfig
+
+# What may differ between a run's checkpoint and the config that resumes it: everything else
+# (the model's shape, but also batch size, learning rate, data...) makes it another run.
+RESUMABLE_CHANGES = ("epochs", "device")
+RESUME_KEYS = tuple(
+    f.name for f in dataclasses.fields(RAMRunConfig) if f.name not in RESUMABLE_CHANGES
+)

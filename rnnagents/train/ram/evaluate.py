@@ -11,13 +11,12 @@ import torch
 
 from rnnagents.agents.ram import RecurrentAttentionModel
 from rnnagents.common.checkpoint import load_checkpoint
-from rnnagents.common.configs import from_dict
 from rnnagents.common.device import resolve_device
 from rnnagents.common.files import write_json
-from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE
+from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, read_run
 from rnnagents.common.stats import EVAL_FILE, error_report
 from rnnagents.envs.glimpse_task import EVAL_SEED
-from rnnagents.train.ram.config import RAMRunConfig
+from rnnagents.train.ram.config import RESUME_KEYS, RAMRunConfig
 from rnnagents.train.ram.rollout import glimpse_pixels, make_glimpse_vec_env, play_batch
 
 
@@ -69,9 +68,11 @@ def evaluate_ram(
 def load_ram(run_dir: str | Path, device: torch.device, best: bool = True):
     """(model, config) from a run directory's best (or latest) checkpoint."""
     run_dir = Path(run_dir)
+    config = read_run(run_dir, "ram", RAMRunConfig)
     path = run_dir / (BEST_FILE if best and (run_dir / BEST_FILE).exists() else CHECKPOINT_FILE)
-    ckpt = load_checkpoint(path, expected_kind="ram")
-    config = from_dict(RAMRunConfig, ckpt["config"])
+    ckpt = load_checkpoint(
+        path, expected_kind="ram", expected_config=config.as_dict(), compare_keys=RESUME_KEYS
+    )
     envs = make_glimpse_vec_env(config.env_id, 1, "test", **config.env_kwargs())
     model = RecurrentAttentionModel(config.model_config(glimpse_pixels(envs))).to(device)
     envs.close()

@@ -20,11 +20,11 @@ from rnnagents.agents.ram import RecurrentAttentionModel, ram_loss
 from rnnagents.common.checkpoint import load_checkpoint
 from rnnagents.common.device import resolve_device
 from rnnagents.common.files import write_json
-from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, read_run, start_run_dir
+from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, locked, read_run, start_run_dir
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.common.stats import EVAL_FILE
 from rnnagents.train.loop import EpochStats, Position, load_position, save_position, train_epochs
-from rnnagents.train.ram.config import MODEL_KEYS, RAMRunConfig
+from rnnagents.train.ram.config import RESUMABLE_CHANGES, RESUME_KEYS, RAMRunConfig
 from rnnagents.train.ram.evaluate import evaluate_ram
 from rnnagents.train.ram.rollout import glimpse_pixels, make_glimpse_vec_env, play_batch
 from rnnagents.train.ram.watch import log_glimpse_media
@@ -53,6 +53,8 @@ class RAMTrainer:
         self.progress = progress
         self.wandb = wandb
         self.logger: RunLogger | None = None
+        for split in ("validation", "test"):  # a bad file is found now, not after training
+            make_glimpse_vec_env(config.env_id, 1, split, **config.env_kwargs()).close()
         self.envs = make_glimpse_vec_env(
             config.env_id, config.batch_size, "train", **config.env_kwargs()
         )
@@ -171,7 +173,7 @@ class RAMTrainer:
             self,
             kind=KIND,
             config=self.config.as_dict(),
-            compare_keys=MODEL_KEYS,
+            compare_keys=RESUME_KEYS,
         )
 
     def run(self, logger: RunLogger) -> bool:
@@ -182,7 +184,7 @@ class RAMTrainer:
             path=self.run_dir / CHECKPOINT_FILE,
             kind=KIND,
             config=self.config.as_dict(),
-            compare_keys=MODEL_KEYS,
+            compare_keys=RESUME_KEYS,
             epochs=self.config.epochs,
             seed=self.config.seed,
             progress=self.progress,
@@ -204,9 +206,9 @@ def finish_ram_run(
 
 
 def resume_config(run_dir: str | Path, **overrides) -> RAMRunConfig:
-    """The run's saved config; only ``epochs`` and ``device`` may change on resume."""
+    """The run's saved config; only ``RESUMABLE_CHANGES`` may change on resume."""
     saved = read_run(run_dir, KIND, RAMRunConfig)
-    allowed = {"epochs", "device"}
+    allowed = set(RESUMABLE_CHANGES)
     changed = {k: v for k, v in overrides.items() if v is not None and getattr(saved, k) != v}
     refused = sorted(set(changed) - allowed)
     if refused:
@@ -224,9 +226,17 @@ def run_ram(
 ) -> dict | None:
     """Train (or continue) a RAM run; returns the test report, or None when stopped early."""
     run_dir = Path(run_dir)
-    if not resume:
-        start_run_dir(run_dir, config.as_dict(), KIND)
-    trainer = RAMTrainer(config, run_dir, wandb=wandb, progress=progress)
+    with locked(run_dir):
+        # The trainer first: a bad env, data folder or device fails before the run exists.
+        trainer = RAMTrainer(config, run_dir, wandb=wandb, progress=progress)
+        if resume and (run_dir / CHECKPOINT_FILE).exists():
+            trainer.restore()  # refuses another run's checkpoint before anything is written
+        start_run_dir(run_dir, config.as_dict(), KIND, resume=resume)
+        return _train_and_test(trainer, run_dir, wandb)
+
+
+def _train_and_test(trainer: RAMTrainer, run_dir: Path, wandb: bool) -> dict | None:
+    config = trainer.config
     with RunLogger(
         run_dir, config.as_dict(), wandb=wandb, run_name=run_dir.name, project="rnnagents-ram"
     ) as logger:

@@ -9,6 +9,7 @@ returns the best single sample is an optimistic pick, the mean is not.
 
 from __future__ import annotations
 
+import io
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -70,12 +71,55 @@ def dream_returns(
     return total.view(len(params), rollouts).cpu().numpy()
 
 
+# What a pickled CMA-ES state of pycma 3.x (with our sampler) refers to, read off real states
+# (numpy 1 and 2 spell their reconstructors differently). Loading resolves these names and no
+# others, so a crafted file cannot reach os.system, eval or any other callable.
+ES_PICKLE_NAMES = frozenset(
+    [("builtins", "range"), ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy.linalg", "eigh")]
+    + [(f"numpy.{core}.multiarray", name) for core in ("core", "_core")
+       for name in ("_reconstruct", "scalar")]
+    + [("numpy.random._pcg64", "PCG64"), ("numpy.random.bit_generator", "SeedSequence"),
+       ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
+       ("numpy.random._pickle", "__bit_generator_ctor"),
+       ("numpy.random._pickle", "__generator_ctor")]
+    + [(f"cma.{module}", name) for module, names in {
+        "boundary_handler": ("BoundNone", "BoundTransform"),
+        "evolution_strategy": ("CMAEvolutionStrategy", "_CMASolutionDict_functional",
+                               "_CMAStopDict", "_StopTolXStagnation", "_pass"),
+        "logger": ("CMADataLogger",),
+        "optimization_tools": ("BestSolution",),
+        "options_parameters": ("CMAOptions", "CMAParameters", "is_feasible"),
+        "recombination_weights": ("RecombinationWeights",),
+        "sampler": ("GaussFullSampler",),
+        "sigma_adaptation": ("CMAAdaptSigmaTPA", "_TPAParameters"),
+        "transformations": ("DiagonalDecoding", "GenoPheno", "RoundIntegerVariables"),
+        "utilities.utils": ("BlancClass", "DictFromTagsInString", "ElapsedWCTime",
+                            "MoreToWrite", "SolutionDict"),
+    }.items() for name in names]
+    + [(__name__, "GenerationNormal")]
+)  # fmt: skip
+
+
+class _ESUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only :data:`ES_PICKLE_NAMES`: the state is data, not code."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ES_PICKLE_NAMES:
+            raise pickle.UnpicklingError(
+                f"it refers to {module}.{name}, which a CMA-ES state never needs (refused)"
+            )
+        return super().find_class(module, name)
+
+
 def load_es(path: Path) -> cma.CMAEvolutionStrategy:
-    """The pickled ES state this stage wrote itself (never load one from elsewhere)."""
+    """The ES state this stage pickled, read without running any code the file names."""
     try:
-        return pickle.loads(path.read_bytes())
-    except Exception as err:  # truncated or foreign file
+        es = _ESUnpickler(io.BytesIO(path.read_bytes())).load()
+    except Exception as err:  # truncated, foreign or crafted file
         raise ValueError(f"{path} is not a readable CMA-ES state: {err}") from err
+    if not isinstance(es, cma.CMAEvolutionStrategy):
+        raise ValueError(f"{path} is not a readable CMA-ES state: it holds {type(es).__name__}")
+    return es
 
 
 def train_controller(

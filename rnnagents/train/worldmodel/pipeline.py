@@ -41,6 +41,7 @@ from rnnagents.worldmodel.encode import encode_shards
 from rnnagents.worldmodel.mdnrnn import load_mdnrnn
 from rnnagents.worldmodel.policy import ControllerFactory
 from rnnagents.worldmodel.run_files import load_controller_params, start_latents
+from rnnagents.worldmodel.shards import ShardError
 from rnnagents.worldmodel.vae import load_vae
 
 AGENT = "worldmodel"
@@ -92,7 +93,13 @@ class Pipeline:
         start = time.perf_counter()
         name, _, iteration = stage.partition("-")
         method = getattr(self, f"stage_{name}")
-        summary = (method(int(iteration)) if iteration else method()) or {}
+        try:
+            summary = (method(int(iteration)) if iteration else method()) or {}
+        except ShardError as err:  # a shard damaged after the stage that wrote it was done
+            raise ShardError(
+                f"{err}. `rnnagents collect --run-dir {self.run_dir}` collects damaged episodes "
+                f"again; then resume with `rnnagents train worldmodel --resume {self.run_dir}`"
+            ) from err
         summary["seconds"] = round(time.perf_counter() - start, 1)
         run_files.mark_stage_done(self.run_dir, stage, summary)
         print(f"[{stage}] done in {summary['seconds']} s")

@@ -1,0 +1,76 @@
+"""Run directories: one writer at a time, a run that fails early leaves no run behind, a resume
+is the same run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import TINY_ENV
+
+from rnnagents.common.checkpoint import CheckpointError
+from rnnagents.common.run_dir import CONFIG_FILE, RunDirInUse, locked
+from rnnagents.common.run_logger import read_metrics
+from rnnagents.train.ram.config import PRESETS
+from rnnagents.train.ram.evaluate import load_ram
+from rnnagents.train.ram.trainer import resume_config, run_ram
+
+TINY = dataclasses.replace(
+    PRESETS["smoke"], env_id=TINY_ENV, device="cpu", epochs=1, batches_per_epoch=2,
+    valid_episodes=16,
+)  # fmt: skip
+
+
+def test_a_second_writer_is_refused_naming_the_first(tmp_path):
+    with locked(tmp_path / "run"):
+        with pytest.raises(RunDirInUse, match=f"in use by process {os.getpid()}"):
+            run_ram(TINY, tmp_path / "run", progress=False)
+        with pytest.raises(RunDirInUse):
+            run_ram(TINY, tmp_path / "run", resume=True, progress=False)
+    assert not (tmp_path / "run" / CONFIG_FILE).exists()  # the refused writer wrote nothing
+    run_ram(TINY, tmp_path / "run", progress=False)  # the lock went with its holder
+
+
+def test_a_killed_holder_does_not_block_the_next_run(tmp_path):
+    script = (
+        "import sys, time; from rnnagents.common.run_dir import locked\n"
+        "with locked(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunDirInUse, match=f"process {holder.pid}"), locked(tmp_path):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with locked(tmp_path):  # stale lock file, no holder: free
+        pass
+
+
+def test_a_run_that_fails_before_training_leaves_no_run_behind(tmp_path):
+    with pytest.raises(ValueError, match="Nope"):
+        run_ram(dataclasses.replace(TINY, env_id="rnnagents/Nope-v0"), tmp_path, progress=False)
+    assert not (tmp_path / CONFIG_FILE).exists()
+    run_ram(TINY, tmp_path, progress=False)  # the fixed command is not told "already a run"
+
+
+def test_a_resume_is_the_same_run_or_refused(tmp_path):
+    run_ram(dataclasses.replace(TINY, epochs=2), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="trained 2 epochs already"):
+        run_ram(resume_config(tmp_path, epochs=1), tmp_path, resume=True, progress=False)
+    foreign = dataclasses.replace(TINY, epochs=2, lr=0.5)  # not a model key, still another run
+    with pytest.raises(CheckpointError, match="lr: saved 0.003, expected 0.5"):
+        run_ram(foreign, tmp_path, resume=True, progress=False)
+    run_ram(resume_config(tmp_path, epochs=3), tmp_path, resume=True, progress=False)
+    assert [m["epoch"] for m in read_metrics(tmp_path) if "epoch" in m] == [1, 2, 3]
+    assert resume_config(tmp_path).epochs == 3  # config.json says what the run now holds
+    model, config = load_ram(tmp_path, torch.device("cpu"))  # the grown run still evaluates
+    assert config.epochs == 3
