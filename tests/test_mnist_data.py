@@ -380,3 +380,20 @@ def test_a_split_with_no_images_is_a_clear_error_not_numpy_s(tmp_path):
         write_file(tmp_path / f"{part}-labels-idx1-ubyte", idx_bytes(labels.astype(np.uint8)))
     with pytest.raises(DataError, match="'validation' split of .* holds no images"):
         gym.make("rnnagents/MNIST28-v0", split="validation", data_dir=str(tmp_path))
+
+
+def test_a_truncated_test_file_stops_a_ram_run_before_it_trains(tmp_path):
+    import dataclasses
+
+    from rnnagents.train.ram.config import PRESETS
+    from rnnagents.train.ram.trainer import run_ram
+
+    write_dataset(tmp_path / "data", suffix="")
+    test_images = tmp_path / "data" / "t10k-images-idx3-ubyte"
+    test_images.write_bytes(test_images.read_bytes()[:-100])
+    config = dataclasses.replace(
+        PRESETS["smoke"], env_id="rnnagents/MNIST28-v0", data_dir=str(tmp_path / "data")
+    )
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte"):
+        run_ram(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "config.json").exists()  # no run was started
