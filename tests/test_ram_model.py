@@ -41,7 +41,7 @@ def is_zero(grads):
     return all(g is None or torch.count_nonzero(g) == 0 for g in grads)
 
 
-@pytest.mark.parametrize("core", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("core", ["rnn", "lstm", "gru", "peephole-lstm"])
 def test_shapes(core):
     model = make(core=core)
     logits, labels, reward, log_pis, baselines, samples = unroll(model)

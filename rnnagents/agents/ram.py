@@ -25,7 +25,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rnnagents.agents.peephole_lstm import PeepholeLSTMCell
 from rnnagents.agents.ram_config import RAMModelConfig
+
+CELL_STATE_CORES = ("lstm", "peephole-lstm")  # cores whose state is (h, c)
 
 
 class GlimpseNetwork(nn.Module):
@@ -45,7 +48,8 @@ class GlimpseNetwork(nn.Module):
 
 
 class CoreNetwork(nn.Module):
-    """The recurrent core: the paper's Elman ReLU RNN, or an LSTM / GRU cell."""
+    """The recurrent core: the paper's Elman ReLU RNN, an LSTM / GRU cell, or the peephole
+    LSTM of ``peephole_lstm``."""
 
     def __init__(self, c: RAMModelConfig) -> None:
         super().__init__()
@@ -55,19 +59,21 @@ class CoreNetwork(nn.Module):
             self.recurrent = nn.Linear(c.hidden_size, c.hidden_size)
         elif c.core == "lstm":
             self.cell = nn.LSTMCell(c.glimpse_features, c.hidden_size)
+        elif c.core == "peephole-lstm":
+            self.cell = PeepholeLSTMCell(c.glimpse_features, c.hidden_size)
         else:
             self.cell = nn.GRUCell(c.glimpse_features, c.hidden_size)
         self.hidden_size = c.hidden_size
 
     def initial_state(self, batch: int, device) -> tuple[torch.Tensor, ...]:
         zeros = torch.zeros(batch, self.hidden_size, device=device)
-        return (zeros, zeros.clone()) if self.kind == "lstm" else (zeros,)
+        return (zeros, zeros.clone()) if self.kind in CELL_STATE_CORES else (zeros,)
 
     def forward(self, g: torch.Tensor, state: tuple[torch.Tensor, ...]):
         if self.kind == "rnn":
             h = F.relu(self.input(g) + self.recurrent(state[0]))
             return h, (h,)
-        if self.kind == "lstm":
+        if self.kind in CELL_STATE_CORES:
             h, c = self.cell(g, state)
             return h, (h, c)
         h = self.cell(g, state[0])

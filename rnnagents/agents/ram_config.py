@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CORES = ("rnn", "lstm", "gru")
+CORES = ("rnn", "lstm", "gru", "peephole-lstm")
 
 
 @dataclass(frozen=True)
