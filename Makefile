@@ -17,10 +17,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	rm -rf $(RUN_DIR)  # the demo's own folder: every demo starts fresh
-	$(BIN)/rnnagents train ram --preset smoke --env rnnagents/ClutteredMNIST60-v0 --run-dir $(RUN_DIR)
+	$(BIN)/rnnagents --threads 1 train ram --preset demo --no-progress --run-dir $(RUN_DIR)
 	$(BIN)/rnnagents eval ram $(RUN_DIR) --split test --episodes 1000
 	$(BIN)/rnnagents watch $(RUN_DIR) --episodes 3 --out $(RUN_DIR)/watch.mp4
-	@echo "Demo outputs are in $(RUN_DIR)/ (config.json, metrics.jsonl, checkpoint.pt, watch.mp4)"
+	@echo "Demo outputs are in $(RUN_DIR)/ (config.json, metrics.jsonl, checkpoint.pt, eval.json, watch.mp4)"
 
 test: $(STAMP)
 	WANDB_MODE=offline $(BIN)/python -m pytest -n 2 -q

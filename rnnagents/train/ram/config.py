@@ -99,6 +99,12 @@ PRESETS: dict[str, RAMRunConfig] = {
         valid_episodes=256,
         media_every=1,
     ),
+    # What `make demo` shows: a RAM that has clearly learned, in about a minute on 2 cores.
+    # Measured (one torch thread, the other core busy): 14.9% test error on the offline
+    # sample's 1,000 test digits after 6 epochs of 51,200 images at lr 3e-3, 68 s.
+    "demo": RAMRunConfig(
+        env_id="rnnagents/MNIST28-v0", epochs=6, lr=3e-3, valid_episodes=500, media_every=1
+    ),
     # What this machine trains in tens of minutes.
     "default": RAMRunConfig(),
     # The paper's network and budget (Mnih et al. 2014: 256-unit core, std ~0.22 was not
