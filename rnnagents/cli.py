@@ -18,6 +18,8 @@ import warnings
 from pathlib import Path
 from types import ModuleType, UnionType
 
+from rnnagents.common.executor import BACKENDS  # stdlib only: keeps --help fast
+
 EVAL_SPLITS = ["train", "validation", "test"]
 CONFIG_MODULES = {
     "ram": "rnnagents.train.ram.config",
@@ -105,7 +107,22 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
     )
     played = argparse.ArgumentParser(add_help=False)
     played.add_argument("run_dir", help="a run directory")
-    return {"logged": logged, "run": run, "device": device, "run_dir": played}
+    executor = argparse.ArgumentParser(add_help=False)
+    executor.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="process",
+        help="how real CarRacing episodes run: in this process, a process pool of --workers, "
+        "or Ray tasks (default: process)",
+    )
+    executor.add_argument(
+        "--ray-address",
+        help="--backend ray: join this cluster (auto: the one `ray start` made here; "
+        "default: start a local Ray instance)",
+    )
+    return {
+        "logged": logged, "run": run, "device": device, "run_dir": played, "executor": executor
+    }  # fmt: skip
 
 
 def _add_preset(parser: argparse.ArgumentParser, kind: str, text: str) -> None:
@@ -145,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_flags(ram, "ram")
     wm = train_sub.add_parser(
-        "worldmodel", parents=[p["run"]], help="World Models on CarRacing: every stage in order"
+        "worldmodel",
+        parents=[p["run"], p["executor"]],
+        help="World Models on CarRacing: every stage in order",
     )
     _add_preset(wm, "worldmodel", "smoke: minutes; default: about an hour; paper: the paper's")
     wm.add_argument("--resume", metavar="RUN_DIR", help="continue the pipeline in RUN_DIR")
@@ -156,14 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
         ("controller", "train C with CMA-ES inside M's dream"),
     ):
         train_sub.add_parser(
-            stage, parents=[p["run_dir"], p["logged"]], help=f"world-model stage: {text}"
+            stage,
+            parents=[p["run_dir"], p["logged"], p["executor"]],
+            help=f"world-model stage: {text}",
         )
     ppo = train_sub.add_parser(
         "ppo", parents=[p["run"]], help="Stable-Baselines3 PPO / RecurrentPPO on any of our envs"
     )
     add_config_flags(ppo, "ppo")
     collect = sub.add_parser(
-        "collect", parents=[p["run"]], help="world-model stage: real CarRacing episodes to shards"
+        "collect",
+        parents=[p["run"], p["executor"]],
+        help="world-model stage: real CarRacing episodes to shards",
     )
     _add_preset(collect, "worldmodel", "the config of a new run directory")
     add_config_flags(collect, "worldmodel")
@@ -187,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
     ev_ppo = ev_sub.add_parser(
         "ppo",
-        parents=[p["run_dir"], p["device"]],
+        parents=[p["run_dir"], p["device"], p["executor"]],
         help="glimpse runs: test error (95%% CI); CarRacing and dream runs: real-game score "
         "on unseen tracks",
     )
@@ -199,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="CarRacing and dream runs: parallel game processes (1)"
     )
     ev_wm = ev_sub.add_parser(
-        "worldmodel", parents=[p["run_dir"]], help="score in CarRacing-v3 on unseen tracks"
+        "worldmodel",
+        parents=[p["run_dir"], p["executor"]],
+        help="score in CarRacing-v3 on unseen tracks",
     )
     ev_wm.add_argument("--episodes", type=int, default=100, help="unseen tracks (default 100)")
     ev_wm.add_argument("--workers", type=int, help="parallel env processes (default: the run's)")
@@ -283,16 +308,20 @@ def cmd_train_ppo(args: argparse.Namespace) -> None:
         _print_report(evaluate_run(run_dir, device=config.device))
 
 
-def _run_worldmodel_stages(
-    run_dir, config, stages, *, new: bool, wandb: bool, progress: bool, force: bool
-) -> None:
+def _run_worldmodel_stages(run_dir, config, stages, args, *, new: bool, force: bool) -> None:
     from rnnagents.common.run_dir import locked
     from rnnagents.train.worldmodel.pipeline import PipelineStopped, open_pipeline
 
     try:
         with locked(run_dir):
             pipeline, executor, logger = open_pipeline(
-                config, run_dir, new=new, wandb=wandb, progress=progress
+                config,
+                run_dir,
+                new=new,
+                wandb=args.wandb,
+                progress=not args.no_progress,
+                backend=args.backend,
+                ray_address=args.ray_address,
             )
             with executor, logger:
                 for stage in stages:
@@ -323,9 +352,8 @@ def cmd_train_worldmodel(args: argparse.Namespace) -> None:
         run_dir,
         config,
         pipeline_stages(config),
+        args,
         new=not args.resume,
-        wandb=args.wandb,
-        progress=not args.no_progress,
         force=False,
     )
     _print_report(read_report(run_dir))
@@ -342,9 +370,8 @@ def cmd_collect(args: argparse.Namespace) -> None:
         run_dir,
         config,
         ["collect"],
+        args,
         new=new,
-        wandb=args.wandb,
-        progress=not args.no_progress,
         force=True,
     )
 
@@ -357,17 +384,16 @@ def cmd_train_stage(args: argparse.Namespace) -> None:
         args.run_dir,
         run_config(args.run_dir),
         stages[args.agent],
+        args,
         new=False,
-        wandb=args.wandb,
-        progress=not args.no_progress,
         force=True,
     )
 
 
 EVAL_OPTIONS = {
     "ram": ("split", "episodes", "samples", "device"),
-    "ppo": ("split", "episodes", "workers", "device"),
-    "worldmodel": ("episodes", "workers", "baselines"),
+    "ppo": ("split", "episodes", "workers", "device", "backend", "ray_address"),
+    "worldmodel": ("episodes", "workers", "baselines", "backend", "ray_address"),
 }
 
 

@@ -1,8 +1,9 @@
-"""The one way World Models runs real-environment work: ``executor.map(fn, items)``.
+"""The one way real-environment work runs: ``executor.map(fn, items)``.
 
 Collection, candidate scoring and evaluation are all "run this top-level function on each of
-these items"; hiding how behind ``map`` lets a run go from one process to a process pool (or,
-later, a cluster backend that implements the same method) without touching the stages.
+these items"; hiding how behind ``map`` lets a run go from one process to a process pool or a
+Ray cluster (``backend``) without touching the stages. Results come back to the caller, in the
+items' order, so whatever a task produces is written by the driver, never by a worker.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 E = TypeVar("E", bound="_ClosingExecutor")
+
+# Each worker keeps its math libraries to one thread: the pool or cluster already fills the cores.
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+RAY_INSTALL = "pip install 'rnnagents[ray]'"
+BACKENDS = ("serial", "process", "ray")
 
 Callback = Callable[[int, Any], None]
 """Called as ``on_done(index, result)`` in the parent as each item finishes (any order)."""
@@ -74,8 +80,7 @@ def _single_threaded_worker() -> None:
 
     Runs before the task's module is unpickled, hence before it imports torch or numpy's BLAS.
     """
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = "1"
+    os.environ.update(WORKER_ENV)
 
 
 class ProcessExecutor(_ClosingExecutor):
@@ -136,6 +141,79 @@ class ProcessExecutor(_ClosingExecutor):
             self._pool = None
 
 
-def make_executor(workers: int) -> SerialExecutor | ProcessExecutor:
-    """Serial for one worker (no process start-up, plain tracebacks), else a process pool."""
-    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+class RayExecutor(_ClosingExecutor):
+    """Every item a Ray task (one CPU each) on a local Ray instance or a running cluster.
+
+    ``address=None`` starts a local instance with ``workers`` CPUs (shut down by ``close``);
+    ``"auto"`` or ``"HOST:PORT"`` joins a cluster (``ray start --head`` ...) and leaves it
+    running. A worker that dies mid-task (killed, out of memory, its node lost) is retried by
+    Ray up to ``max_retries`` times; a task that raises fails the map with the item named, as
+    the process pool does. Workers import ``rnnagents``: it must be installed on every node.
+    """
+
+    def __init__(self, workers: int, address: str | None = None, max_retries: int = 3) -> None:
+        try:
+            import ray
+        except ImportError as err:
+            raise ValueError(
+                f"--backend ray needs Ray, which is not installed: {RAY_INSTALL}"
+            ) from err
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.ray, self.max_retries = ray, max_retries
+        self._owns_instance = not ray.is_initialized()
+        if self._owns_instance:
+            local = {"num_cpus": workers} if address is None else {}
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={"env_vars": WORKER_ENV},
+                **local,
+            )
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], on_done: Callback | None = None
+    ) -> list[R]:
+        items = list(items)
+        remote = self.ray.remote(num_cpus=1, max_retries=self.max_retries)(fn)
+        refs = {remote.remote(item): i for i, item in enumerate(items)}
+        results: list[Any] = [None] * len(items)
+        pending = list(refs)
+        try:
+            while pending:
+                [done], pending = self.ray.wait(pending, num_returns=1)
+                index = refs[done]
+                try:
+                    results[index] = self.ray.get(done)
+                except self.ray.exceptions.RayError as exc:
+                    cause = getattr(exc, "cause", None) or exc  # the task's own exception
+                    raise _task_error(index, items[index], cause) from exc
+                if on_done is not None:
+                    on_done(index, results[index])
+        finally:
+            for ref in pending:
+                self.ray.cancel(ref)
+        return results
+
+    def close(self) -> None:
+        """Shut down the local Ray instance this executor started (a cluster stays up)."""
+        if self._owns_instance and self.ray.is_initialized():
+            self.ray.shutdown()
+        self._owns_instance = False
+
+
+def make_executor(
+    workers: int, backend: str = "process", address: str | None = None
+) -> SerialExecutor | ProcessExecutor | RayExecutor:
+    """``process`` (the default): serial for one worker (no start-up, plain tracebacks), else a
+    process pool; ``serial``: always in this process; ``ray``: Ray tasks (``address``)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ValueError("--ray-address applies to --backend ray only")
+    if backend == "ray":
+        return RayExecutor(workers, address)
+    if backend == "serial" or workers == 1:
+        return SerialExecutor()
+    return ProcessExecutor(workers)

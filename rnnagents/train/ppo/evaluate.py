@@ -158,6 +158,8 @@ def evaluate_run(
     episodes: int | None = None,
     workers: int | None = None,
     device: str = "auto",
+    backend: str = "process",
+    ray_address: str | None = None,
 ) -> dict:
     """Score a finished PPO run where it is judged (see the module docstring); eval.json."""
     if episodes is not None and episodes < 1:
@@ -172,5 +174,5 @@ def evaluate_run(
         return report
     if split is not None:
         raise ValueError("--split applies to glimpse runs; this run is scored on unseen tracks")
-    with make_executor(workers or 1) as executor:
+    with make_executor(workers or 1, backend, ray_address) as executor:
         return evaluate_ppo_real(run_dir, episodes or 100, executor)

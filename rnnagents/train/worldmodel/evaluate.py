@@ -74,8 +74,11 @@ def evaluate_run(
     episodes: int = 100,
     workers: int | None = None,
     baselines: bool = True,
+    backend: str = "process",
+    ray_address: str | None = None,
 ) -> dict:
     """Score a world-model run on ``episodes`` unseen tracks with ``workers`` processes
-    (default: the run's own), baselines included unless told otherwise; eval.json."""
-    with make_executor(workers or run_config(run_dir).workers) as executor:
+    (default: the run's own) or Ray, baselines included unless told otherwise; eval.json."""
+    workers = workers or run_config(run_dir).workers
+    with make_executor(workers, backend, ray_address) as executor:
         return evaluate_worldmodel(run_dir, episodes, executor, baselines=baselines)

@@ -253,12 +253,18 @@ def open_pipeline(
     new: bool,
     wandb: bool = False,
     progress: bool = True,
+    backend: str = "process",
+    ray_address: str | None = None,
 ):
-    """(pipeline, executor, logger) for a new or an existing run; close both when done."""
+    """(pipeline, executor, logger) for a new or an existing run; close both when done.
+
+    ``backend`` and ``ray_address`` say where real episodes run (``make_executor``); they are
+    not part of the run: a resume may run them elsewhere.
+    """
     run_dir = Path(run_dir)
+    executor = make_executor(config.workers, backend, ray_address)  # a bad backend: no new run
     if new:
         start_run_dir(run_dir, config.as_dict(), AGENT)
-    executor = make_executor(config.workers)
     logger = RunLogger(
         run_dir,
         config.as_dict(),
