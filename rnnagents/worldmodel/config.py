@@ -9,6 +9,7 @@ from dataclasses import dataclass
 VAE_KEYS = ("z_dim",)
 MDN_KEYS = ("z_dim", "mdn_hidden", "mdn_mixtures")
 
+DREAM_REWARDS = ("regression", "events")  # how the dream's reward is made (worldmodel.dream)
 MAX_EPISODE_STEPS = 1000  # CarRacing-v3's own time limit; also bounds a shard's size
 
 
@@ -22,6 +23,11 @@ class WorldModelConfig:
     # collect
     collect_episodes: int = 10_000
     collect_max_steps: int = MAX_EPISODE_STEPS
+    # Fraction of the collected episodes driven by the track follower (agents.exploration's
+    # TrackFollowerPolicy, which reads the track geometry: PRIVILEGED, data collection only) with
+    # OU noise of std collect_follow_noise; the rest are brownian. Not in the paper (brownian).
+    collect_follow_fraction: float = 0.0
+    collect_follow_noise: float = 0.3
     workers: int = 1
     # VAE
     z_dim: int = 32
@@ -38,10 +44,19 @@ class WorldModelConfig:
     mdn_hidden: int = 256
     mdn_mixtures: int = 5
     mdn_grad_clip: float = 1.0
-    # Terminations are ~1 step in 1000; without weighting the head learns "never". Not in the
-    # paper, whose CarRacing model had no termination head.
-    mdn_done_pos_weight: float = 10.0
-    # controller (CMA-ES in the dream) and evaluation; used by the later stages
+    # The termination head (not in the paper, whose CarRacing M had none) learns "left the
+    # playfield"; the "events" dream reads its probability as such, so it stays unweighted
+    # (calibrated). The "regression" dream thresholds it at 0.5 and needs weight ~10 to ever fire.
+    mdn_done_pos_weight: float = 1.0
+    # Dropout on the LSTM output (Dropout's Dream Land); a fresh mask per dream. Not in the paper.
+    mdn_dropout: float = 0.0
+    # Episodes (the last shards, by track seed) kept out of M's training to measure its held-out
+    # NLL, reward and event errors after every epoch (mdnrnn/heldout_* metrics); 0: none.
+    mdn_holdout_episodes: int = 0
+    # controller (CMA-ES in the dream) and evaluation; used by the later stages.
+    # dream_reward: "events" (CarRacing's reward assembled from M's tile and off-playfield
+    # probabilities) or "regression" (M's regressed reward; the paper's); see worldmodel.dream.
+    dream_reward: str = "events"
     dream_temperature: float = 1.15
     cmaes_popsize: int = 64
     cmaes_rollouts: int = 16
@@ -95,9 +110,25 @@ class WorldModelConfig:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("vae_kl_tolerance", "iterations", "iteration_noise"):
+        for name in (
+            "vae_kl_tolerance",
+            "iterations",
+            "iteration_noise",
+            "collect_follow_noise",
+            "mdn_holdout_episodes",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.collect_follow_fraction <= 1.0:
+            raise ValueError(
+                f"collect_follow_fraction must be in [0, 1], got {self.collect_follow_fraction}"
+            )
+        if not 0.0 <= self.mdn_dropout < 1.0:
+            raise ValueError(f"mdn_dropout must be in [0, 1), got {self.mdn_dropout}")
+        if self.dream_reward not in DREAM_REWARDS:
+            raise ValueError(
+                f"dream_reward must be one of {DREAM_REWARDS}, got {self.dream_reward!r}"
+            )
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
