@@ -15,6 +15,7 @@ from rnnagents.train.worldmodel.cmaes import dream_returns, train_controller
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.mdnrnn import MDNRNN
 from rnnagents.worldmodel.policy import ControllerActor, WorldModelPolicy
+from rnnagents.worldmodel.run_files import load_controller_params
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 
@@ -204,3 +205,40 @@ def test_dropout_mask_is_fixed_within_a_dream_and_fresh_for_the_next(parts):
     assert torch.equal(model(*inputs)[1].reward, model(*inputs)[1].reward)  # eval: no dropout
     model.train()
     assert not torch.equal(model(*inputs)[1].reward, model(*inputs)[1].reward)
+
+
+def test_pick_by_real_keeps_the_checked_controller_that_scored_best_across_a_resume(
+    parts, tmp_path
+):
+    _, mdnrnn, starts = parts
+    checked = []
+
+    def scorer_of(scores):
+        scores = iter(scores)
+
+        def score(params):
+            checked.append(params.copy())
+            return next(scores)
+
+        return score
+
+    kwargs = dict(
+        popsize=4, rollouts=1, max_steps=5, seed=0, config={}, progress=False, pick_by_real=True
+    )
+    for generations, scores in ((4, [5.0, 9.0]), (6, [1.0])):  # checks after 2, 4 (cut), 6
+        dream = BatchedDream(mdnrnn, starts, 1.0, torch.Generator())
+        with RunLogger(tmp_path, {}) as logger:
+            final = train_controller(
+                tmp_path,
+                dream,
+                generations=generations,
+                logger=logger,
+                real_scorer=scorer_of(scores),
+                real_check_every=2,
+                **kwargs,
+            )
+    assert len(checked) == 3 and not np.array_equal(checked[1], checked[2])
+    np.testing.assert_array_equal(final, checked[1].astype(np.float32))
+    np.testing.assert_array_equal(load_controller_params(tmp_path), final)
+    reals = [(m["step"], m["real/mean"]) for m in read_metrics(tmp_path) if "real/mean" in m]
+    assert reals == [(2, 5.0), (4, 9.0), (6, 1.0)]

@@ -62,8 +62,9 @@ class WorldModelConfig:
     cmaes_rollouts: int = 16
     cmaes_generations: int = 300
     dream_max_steps: int = MAX_EPISODE_STEPS
-    real_check_every: int = 25  # generations between checks of the best controller for real
-    real_check_episodes: int = 16
+    real_check_every: int = 25  # generations between real checks of the controller (ES mean)
+    real_check_episodes: int = 16  # training tracks each check drives (frames count in budget)
+    real_check_pick: bool = False  # keep the checked controller that scored best for real
     eval_episodes: int = 100
     # iterative training (the paper's section 5 proposal): rounds of collecting with the current
     # controller plus OU noise, retraining M on all episodes, and continuing CMA-ES in the dream
@@ -157,7 +158,10 @@ PRESETS: dict[str, WorldModelConfig] = {
         dream_max_steps=100,
         real_check_every=1,
         real_check_episodes=1,
+        real_check_pick=True,
         eval_episodes=2,
+        collect_follow_fraction=0.5,
+        mdn_holdout_episodes=1,
         iterations=1,
         iteration_episodes=2,
     ),

@@ -219,6 +219,7 @@ class Pipeline:
             real_check_every=c.real_check_every,
             progress=self.progress,
             x0=x0,
+            pick_by_real=c.real_check_pick,
         )
         if iteration:
             self._promote(out_dir / run_files.CONTROLLER, run_files.CONTROLLER, iteration)
