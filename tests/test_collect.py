@@ -12,6 +12,7 @@ import pytest
 from rnnagents.agents.exploration import (
     BrownianPolicy,
     NoisyPolicy,
+    TrackFollowerPolicy,
     UniformRandomPolicy,
     score_policy,
 )
@@ -26,10 +27,13 @@ from rnnagents.envs.carracing import (
     ACTION_LOW,
     EVAL_TRACK_SEEDS_START,
     TRAIN_TRACK_SEEDS_START,
+    drive,
     eval_track_seeds,
+    make_carracing,
+    tiles_visited,
     train_track_seeds,
 )
-from rnnagents.worldmodel.collect import SUMMARY_FILE, collect
+from rnnagents.worldmodel.collect import SUMMARY_FILE, collect, follower_episodes
 from rnnagents.worldmodel.shards import list_shards, read_shard
 
 pytestmark = pytest.mark.filterwarnings("ignore:builtin type Swig:DeprecationWarning")
@@ -135,3 +139,24 @@ def test_noisy_policy_perturbs_smoothly_and_respects_bounds():
     assert np.abs(np.diff(actions[:, 1])).mean() < 0.1  # correlated, not white, noise
     quiet = NoisyPolicy(full_gas_hard_left, np.random.default_rng(0), std=0.0)
     np.testing.assert_array_equal(quiet(None), full_gas_hard_left(None))
+
+
+def test_track_follower_drives_along_the_track_where_brownian_does_not():
+    env = make_carracing()
+    policy = TrackFollowerPolicy(np.random.default_rng(0), env, noise=0.0)
+    follow_return = sum(step.reward for step in drive(env, policy, 3, 250))
+    follow_tiles = tiles_visited(env)
+    env.close()
+    brownian = score_policy(BrownianPolicy, [3], 250)[0]
+    assert follow_tiles > 0.15 > 3 * brownian.tiles
+    assert follow_return > 100 > brownian.episode_return
+
+
+def test_collect_mixes_follower_and_brownian_episodes_as_asked(tmp_path):
+    assert follower_episodes(4, 0.5) == [False, True, False, True]
+    assert follower_episodes(3, 0.0) == [False] * 3 and follower_episodes(2, 1.0) == [True] * 2
+    with pytest.raises(ValueError, match="fraction"):
+        follower_episodes(2, 1.5)
+    summary = collect(tmp_path, 2, 120, [5, 6], SerialExecutor(), False, follow_fraction=0.5)
+    brownian, follower = summary["episodes"]
+    assert follower["return"] > brownian["return"] + 5  # the follower reaches tiles early on

@@ -10,10 +10,12 @@ from gymnasium.utils.env_checker import check_env
 
 from rnnagents.agents.controller import BatchedController, n_params
 from rnnagents.common.run_logger import RunLogger, read_metrics
+from rnnagents.envs.carracing import OFF_PLAYFIELD_REWARD, STEP_REWARD
 from rnnagents.train.worldmodel.cmaes import dream_returns, train_controller
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.mdnrnn import MDNRNN
 from rnnagents.worldmodel.policy import ControllerActor, WorldModelPolicy
+from rnnagents.worldmodel.run_files import load_controller_params
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 
@@ -56,7 +58,7 @@ def test_world_model_policy_drives_with_the_controller_as_it_always_did(parts):
             with torch.no_grad():
                 mu, _ = vae.encode(frames_to_tensor(frame[None]))
                 expected = controller.act(mu, state[0])
-                _, _, _, state = mdnrnn.step(mu, expected, state)
+                _, _, state = mdnrnn.step(mu, expected, state)
             np.testing.assert_array_equal(policy(frame), expected[0].numpy())
 
 
@@ -166,3 +168,106 @@ def test_a_crafted_es_state_is_refused_without_running_it(tmp_path):
     (tmp_path / ES_FILE).write_bytes(pickle.dumps({"not": "an ES"}))
     with pytest.raises(ValueError, match="holds dict"):
         load_es(tmp_path / ES_FILE)
+
+
+def _fixed_heads(model: MDNRNN, tile_bias: float, done_bias: float, reward: float = 0.0):
+    """Heads that ignore the LSTM: constant probabilities and a constant regressed reward."""
+    with torch.no_grad():
+        for head, bias in zip(model.heads(), (reward, tile_bias, done_bias), strict=True):
+            head.weight.zero_()
+            head.bias.fill_(bias)
+    return model
+
+
+def test_event_dream_pays_carracing_reward_weighted_by_survival(parts):
+    _, _, starts = parts
+    model = _fixed_heads(MDNRNN().eval(), tile_bias=30.0, done_bias=-30.0)
+    dream = BatchedDream(model, starts, 1.0, torch.Generator().manual_seed(0), "events")
+    dream.reset(3)
+    _, _, reward, done = dream.step(torch.zeros(3, 3))
+    expected = STEP_REWARD + model.tile_reward.item()  # a new tile every step, never off the field
+    torch.testing.assert_close(reward, torch.full((3,), expected))
+    assert not done.any()
+
+    _fixed_heads(model, tile_bias=-30.0, done_bias=0.0)  # off the playfield with probability 1/2
+    dream.reset(2)
+    rewards, steps = [], 0
+    while not dream.done.all():
+        rewards.append(dream.step(torch.zeros(2, 3))[2][0].item())
+        steps += 1
+    step_value = 0.5 * STEP_REWARD + 0.5 * OFF_PLAYFIELD_REWARD
+    np.testing.assert_allclose(rewards, [step_value * 0.5**t for t in range(steps)], rtol=1e-5)
+    assert steps == 10  # survival 2^-10 < MIN_SURVIVAL = 1e-3
+
+    regression = BatchedDream(
+        _fixed_heads(MDNRNN().eval(), 0.0, 30.0, reward=2.5), starts, 1.0, None, "regression"
+    )
+    regression.reset(2)
+    _, _, reward, done = regression.step(torch.zeros(2, 3))
+    torch.testing.assert_close(reward, torch.full((2,), 2.5))
+    assert done.all()
+    with pytest.raises(ValueError, match="reward must be one of"):
+        BatchedDream(model, starts, reward="sparse")
+
+
+def test_dropout_mask_is_fixed_within_a_dream_and_fresh_for_the_next(parts):
+    _, _, starts = parts
+    torch.manual_seed(0)
+    model = MDNRNN(dropout=0.5).eval()
+    one_start = torch.stack([starts[0, 0], torch.full((32,), -60.0)])[None]  # z = mu, exactly
+    dream = BatchedDream(model, one_start, 1.0, torch.Generator().manual_seed(0))
+    dream.reset(2)
+    mask = dream.mask.clone()
+    assert mask.shape == (2, 256) and set(mask.unique().tolist()) == {0.0, 2.0}
+    assert not torch.equal(mask[0], mask[1])
+    z = dream.z.clone()
+    _, heads, state = model.step(z, torch.zeros(2, 3), model.initial_state(2), mask)
+    assert torch.equal(state[0][0], state[0][1])  # C reads the same h ...
+    assert heads.tile_logit[0] != heads.tile_logit[1]  # ... of two slightly different worlds
+    dream.step(torch.zeros(2, 3))
+    assert torch.equal(dream.mask, mask)
+    dream.reset(2)
+    assert not torch.equal(dream.mask, mask)
+    assert MDNRNN().dropout_mask(2) is None
+
+    inputs = torch.randn(1, 4, 32), torch.randn(1, 4, 3)
+    assert torch.equal(model(*inputs)[1].reward, model(*inputs)[1].reward)  # eval: no dropout
+    model.train()
+    assert not torch.equal(model(*inputs)[1].reward, model(*inputs)[1].reward)
+
+
+def test_pick_by_real_keeps_the_checked_controller_that_scored_best_across_a_resume(
+    parts, tmp_path
+):
+    _, mdnrnn, starts = parts
+    checked = []
+
+    def scorer_of(scores):
+        scores = iter(scores)
+
+        def score(params):
+            checked.append(params.copy())
+            return next(scores)
+
+        return score
+
+    kwargs = dict(
+        popsize=4, rollouts=1, max_steps=5, seed=0, config={}, progress=False, pick_by_real=True
+    )
+    for generations, scores in ((4, [5.0, 9.0]), (6, [1.0])):  # checks after 2, 4 (cut), 6
+        dream = BatchedDream(mdnrnn, starts, 1.0, torch.Generator())
+        with RunLogger(tmp_path, {}) as logger:
+            final = train_controller(
+                tmp_path,
+                dream,
+                generations=generations,
+                logger=logger,
+                real_scorer=scorer_of(scores),
+                real_check_every=2,
+                **kwargs,
+            )
+    assert len(checked) == 3 and not np.array_equal(checked[1], checked[2])
+    np.testing.assert_array_equal(final, checked[1].astype(np.float32))
+    np.testing.assert_array_equal(load_controller_params(tmp_path), final)
+    reals = [(m["step"], m["real/mean"]) for m in read_metrics(tmp_path) if "real/mean" in m]
+    assert reals == [(2, 5.0), (4, 9.0), (6, 1.0)]

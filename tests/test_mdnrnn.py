@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from rnnagents.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rnnagents.common.executor import SerialExecutor
 from rnnagents.common.run_logger import RunLogger, read_metrics
+from rnnagents.envs.carracing import STEP_REWARD
 from rnnagents.train import loop
-from rnnagents.train.worldmodel.fit import train_mdnrnn
+from rnnagents.train.worldmodel.fit import measured_tile_reward, split_heldout, train_mdnrnn
 from rnnagents.worldmodel.collect import collect
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.encode import encode_shards
+from rnnagents.worldmodel.heldout import heldout_metrics
 from rnnagents.worldmodel.mdnrnn import (
     LOG_SIGMA_MAX,
     LOG_SIGMA_MIN,
@@ -23,8 +26,11 @@ from rnnagents.worldmodel.mdnrnn import (
     load_mdnrnn,
     mdn_loss,
     mdnrnn_loss,
+    off_playfield,
     sample_mdn,
+    tile_events,
 )
+from rnnagents.worldmodel.shards import LATENTS, list_shards, read_shard, write_shard
 from rnnagents.worldmodel.vae import ConvVAE
 
 pytestmark = pytest.mark.filterwarnings("ignore:builtin type Swig:DeprecationWarning")
@@ -57,19 +63,20 @@ def test_shapes_and_step_matches_forward():
     torch.manual_seed(0)
     model = MDNRNN()
     z, a = torch.randn(3, 7, 32), torch.randn(3, 7, 3)
-    out, reward, done, (h, c) = model(z, a)
+    out, heads, (h, c) = model(z, a)
     assert all(t.shape == (3, 7, 5, 32) for t in out)
-    assert reward.shape == done.shape == (3, 7) and h.shape == c.shape == (3, 256)
+    assert all(t.shape == (3, 7) for t in heads) and h.shape == c.shape == (3, 256)
     torch.testing.assert_close(out.log_pi.exp().sum(-2), torch.ones(3, 7, 32))
     assert LOG_SIGMA_MIN - 1e-3 <= out.log_sigma.min() and out.log_sigma.max() <= LOG_SIGMA_MAX
 
     state = model.initial_state(3)
     assert all(torch.equal(s, torch.zeros(3, 256)) for s in state)
     for t in range(7):
-        step_out, step_reward, step_done, state = model.step(z[:, t], a[:, t], state)
-        assert all(s.shape == (3, 5, 32) for s in step_out) and step_reward.shape == (3,)
+        step_out, step_heads, state = model.step(z[:, t], a[:, t], state)
+        assert all(s.shape == (3, 5, 32) for s in step_out) and step_heads.reward.shape == (3,)
         torch.testing.assert_close(step_out.mu, out.mu[:, t])
-        torch.testing.assert_close(step_done, done[:, t])
+        for step_head, head in zip(step_heads, heads, strict=True):
+            torch.testing.assert_close(step_head, head[:, t])
     torch.testing.assert_close(state[0], h)
 
 
@@ -79,6 +86,7 @@ def test_loss_and_gradients_stay_finite_for_extreme_values():
     with torch.no_grad():  # heads that produce logits ~1e4 and huge means / log sigmas
         model.mdn_head.weight.mul_(1e4)
         model.done_head.weight.mul_(1e4)
+        model.tile_head.weight.mul_(1e4)
     mu = torch.full((2, 6, 32), 1e6)
     mu[0, ::2] = -1e6  # jumps of 2e6 between steps
     batch = {
@@ -217,3 +225,57 @@ def test_wrong_checkpoint_is_refused(tmp_path, latent_dir):
     )
     with pytest.raises(CheckpointError, match="mdn_hidden"):
         load_mdnrnn(tmp_path / "small" / "mdnrnn.pt", WorldModelConfig(mdn_hidden=128))
+
+
+def test_reward_events_are_read_off_carracing_rewards():
+    rewards = torch.tensor([-0.1, 3.2, -100.0, 6.5, -0.1])
+    terminations = torch.tensor([False, False, True, False, True])  # the last: a finished lap
+    assert tile_events(rewards).tolist() == [False, True, False, True, False]
+    assert off_playfield(rewards, terminations).tolist() == [False, False, True, False, False]
+
+
+def test_heldout_metrics_compare_the_dream_reward_with_the_real_one(latent_dir):
+    shards = list_shards(latent_dir)
+    model = MDNRNN(hidden_size=64)
+    with torch.no_grad():  # a dream that pays a new tile every step and never ends
+        for head, bias in zip(model.heads(), (0.0, 30.0, -30.0), strict=True):
+            head.weight.zero_()
+            head.bias.fill_(bias)
+    real = np.concatenate([read_shard(p, LATENTS)["rewards"] for p in shards])
+    paid = STEP_REWARD + model.tile_reward.item()
+    metrics = heldout_metrics(model, shards, "events")
+    assert metrics["heldout/reward_mse"] == pytest.approx(np.mean((paid - real) ** 2), rel=1e-4)
+    assert metrics["heldout/tile_p_off"] == pytest.approx(1.0)
+    assert metrics["heldout/end_p_off"] == pytest.approx(0.0, abs=1e-6)
+    assert math.isnan(metrics["heldout/end_p_on"])  # no episode left the playfield
+    assert heldout_metrics(model, shards, "regression")["heldout/reward_mse"] == pytest.approx(
+        np.mean(real**2), rel=1e-4
+    )
+    assert math.isfinite(metrics["heldout/nll"]) and model.training  # mode is restored
+
+
+def test_training_logs_heldout_errors_and_saves_the_measured_tile_reward(tmp_path, latent_dir):
+    config = WorldModelConfig(**{**CONFIG.as_dict(), "mdn_epochs": 2, "mdn_holdout_episodes": 1})
+    assert _train(tmp_path, config, latent_dir)
+    metrics = read_metrics(tmp_path)
+    assert all(math.isfinite(m["mdnrnn/heldout/reward_mse"]) for m in metrics)
+    assert "mdnrnn/heldout/tile_p_on" in metrics[-1] and "mdnrnn/tile" in metrics[-1]
+    first = list_shards(latent_dir)[:1]
+    model = load_mdnrnn(tmp_path / "mdnrnn.pt", config)
+    assert model.tile_reward.item() == pytest.approx(measured_tile_reward(first))
+    with pytest.raises(ValueError, match="hold out 2 of 2"):
+        split_heldout(list_shards(latent_dir), 2)
+
+
+def test_measured_tile_reward_is_the_mean_paid_per_tile_step(tmp_path):
+    episode = {
+        "mu": np.zeros((4, 2), np.float32),
+        "logvar": np.zeros((4, 2), np.float32),
+        "actions": np.zeros((4, 3), np.float32),
+        "rewards": np.array([-0.1, 3.9, 7.9, -100.0], np.float32),
+        "terminations": np.array([0, 0, 0, 1], bool),
+        "episode_seed": 0,
+        "vae_digest": "x",
+    }
+    path = write_shard(tmp_path, "episode", episode, LATENTS)
+    assert measured_tile_reward([path]) == pytest.approx(6.0)  # (4.0 + 8.0) / 2

@@ -52,7 +52,8 @@ def test_pipeline_runs_every_stage(finished_run):
     summary = json.loads((finished_run / run_files.STAGES / "collect.json").read_text())
     assert len(summary["episodes"]) == 3
     keys = set().union(*(m.keys() for m in read_metrics(finished_run)))
-    assert {"vae/loss", "mdnrnn/loss", "dream/mean", "real/best_candidate"} <= keys
+    assert {"vae/loss", "mdnrnn/loss", "dream/mean", "real/mean", "dream/checked_mean"} <= keys
+    assert {"mdnrnn/heldout/reward_mse", "mdnrnn/heldout/end_p_off"} <= keys
     steps = [m["step"] for m in read_metrics(finished_run)]
     assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one axis for W&B
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 
 from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW, drive, make_carracing, tiles_visited
@@ -92,6 +93,52 @@ class NoisyPolicy:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         action = np.asarray(self.policy(frame), dtype=np.float64) + self.noise.sample()
         return np.clip(action, ACTION_LOW, ACTION_HIGH).astype(np.float32)
+
+
+class TrackFollowerPolicy:
+    """Drives along the track by reading its geometry from the env: PRIVILEGED, collection only.
+
+    Brownian exploration leaves the road within seconds, so its data hardly shows a car driving
+    along the track, which is what a controller must learn to do in the dream. This policy
+    steers at a point ``lookahead`` tiles ahead of the nearest centre-line point (from
+    ``env.unwrapped.track`` and the car's pose), holds a target speed drawn per episode from
+    ``speed_range``, and adds OU noise of std ``noise`` to its actions, so the data also shows
+    drifting off the road and recovering. Measured without noise, tracks 0-2, 1000 steps: return
+    662-766 at target speed 40, 250-920 at 60. The controller never reads this state: only
+    the frames, actions and rewards it produces are stored.
+    """
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        env: gym.Env,
+        noise: float = 0.3,
+        speed_range: tuple[float, float] = (30.0, 60.0),
+        lookahead: int = 6,
+        steer_gain: float = 2.0,
+    ) -> None:
+        self.env, self.lookahead, self.steer_gain = env, lookahead, steer_gain
+        self.speed = float(rng.uniform(*speed_range))
+        self.noise = NoisyPolicy(self._steer, rng, noise) if noise > 0 else None
+
+    def _steer(self, frame: np.ndarray) -> np.ndarray:
+        car_racing = self.env.unwrapped
+        centre = np.array([tile[2:4] for tile in car_racing.track])
+        position = np.array(car_racing.car.hull.position)
+        nearest = int(np.argmin(((centre - position) ** 2).sum(1)))
+        to_target = centre[(nearest + self.lookahead) % len(centre)] - position
+        angle = car_racing.car.hull.angle
+        forward = np.array([-np.sin(angle), np.cos(angle)])  # the hull's local y axis
+        cross = forward[0] * to_target[1] - forward[1] * to_target[0]
+        error = np.arctan2(cross, forward @ to_target)  # > 0: the target is to the left
+        speed = float(np.linalg.norm(car_racing.car.hull.linearVelocity))
+        steer = np.clip(-self.steer_gain * error, -1.0, 1.0)
+        gas = 0.5 if speed < self.speed else 0.0
+        brake = 0.3 if speed > 1.3 * self.speed else 0.0
+        return np.array([steer, gas, brake], dtype=np.float32)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return (self.noise or self._steer)(frame)
 
 
 class UniformRandomPolicy:

@@ -27,6 +27,10 @@ CROP_ROWS = 84  # rows 0..83 are the road; 84..95 the dashboard
 # CarRacing's action bounds: steer in [-1, 1], gas and brake in [0, 1].
 ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
 ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
+# CarRacing-v3's reward: STEP_REWARD every step, plus 1000 / (tiles of the track) for each new
+# tile reached; leaving the playfield ends the episode and that step pays OFF_PLAYFIELD_REWARD.
+STEP_REWARD = -0.1
+OFF_PLAYFIELD_REWARD = -100.0
 
 
 def train_track_seeds(count: int, start: int = 0) -> list[int]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from rnnagents.agents.exploration import BrownianPolicy, NoisyPolicy, Policy
+from rnnagents.agents.exploration import BrownianPolicy, NoisyPolicy, Policy, TrackFollowerPolicy
 from rnnagents.common.executor import Executor
 from rnnagents.common.files import write_json
 from rnnagents.envs.carracing import (
@@ -55,11 +55,21 @@ class EpisodeTask:
     track_seed: int
     max_steps: int
     policy_seed: int
-    controller: NoisyController | None = None  # None: the Brownian exploration policy
+    controller: NoisyController | None = None  # None: an exploration policy
+    follow_noise: float | None = None  # not None: TrackFollowerPolicy with this noise
 
 
-def _exploration_policy(task: EpisodeTask) -> Policy:
+def follower_episodes(episodes: int, fraction: float) -> list[bool]:
+    """Which of ``episodes`` the track follower drives: ``fraction`` of them, spread evenly."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    return [int((k + 1) * fraction) > int(k * fraction) for k in range(episodes)]
+
+
+def _exploration_policy(task: EpisodeTask, env) -> Policy:
     rng = np.random.default_rng([task.policy_seed, task.track_seed])
+    if task.follow_noise is not None:
+        return TrackFollowerPolicy(rng, env, task.follow_noise)
     if task.controller is None:
         return BrownianPolicy(rng)
     spec = task.controller
@@ -69,7 +79,7 @@ def _exploration_policy(task: EpisodeTask) -> Policy:
 def collect_episode(task: EpisodeTask) -> dict:
     """Play one exploration episode, write its shard, return its summary (runs in a worker)."""
     env = make_carracing()
-    policy = _exploration_policy(task)
+    policy = _exploration_policy(task, env)
     try:
         steps = list(drive(env, policy, task.track_seed, task.max_steps))
     finally:
@@ -116,12 +126,16 @@ def collect(
     policy_seed: int = 0,
     controller: NoisyController | None = None,
     summary_file: str = SUMMARY_FILE,
+    follow_fraction: float = 0.0,
+    follow_noise: float = 0.3,
 ) -> dict:
     """Collect ``episodes`` exploration episodes of at most ``max_steps`` into ``out_dir``.
 
     ``seeds`` are the track seeds, one per episode (None: the first ``episodes`` training
     seeds); evaluation seeds are refused. Episodes whose shard is already complete are skipped.
-    ``controller`` drives instead of the Brownian policy (iterative training). Writes
+    ``controller`` drives instead of the Brownian policy (iterative training); otherwise
+    ``follow_fraction`` of the episodes are driven by the privileged ``TrackFollowerPolicy``
+    with OU noise ``follow_noise`` and the rest by the Brownian policy. Writes
     ``summary_file`` and returns it: every episode's steps and return (the exploration
     policy's score distribution) plus their mean/std/min/max.
     """
@@ -137,9 +151,12 @@ def collect(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = {seed: _existing_summary(out_dir, seed) for seed in seeds}
+    follows = follower_episodes(episodes, 0.0 if controller else follow_fraction)
     todo = [
-        EpisodeTask(str(out_dir), seed, max_steps, policy_seed, controller)
-        for seed, summary in summaries.items()
+        EpisodeTask(
+            str(out_dir), seed, max_steps, policy_seed, controller, follow_noise if follow else None
+        )
+        for (seed, summary), follow in zip(summaries.items(), follows, strict=True)
         if summary is None
     ]
     bar = tqdm(

@@ -11,6 +11,7 @@ from rnnagents.common.configs import check_bounds, option
 VAE_KEYS = ("z_dim",)
 MDN_KEYS = ("z_dim", "mdn_hidden", "mdn_mixtures")
 
+DREAM_REWARDS = ("regression", "events")  # how the dream's reward is made (worldmodel.dream)
 MAX_EPISODE_STEPS = 1000  # CarRacing-v3's own time limit; also bounds a shard's size
 
 
@@ -24,6 +25,12 @@ class WorldModelConfig:
     # collect
     collect_episodes: int = option(10_000, "real episodes the exploration policy collects")
     collect_max_steps: int = option(MAX_EPISODE_STEPS, "frames per collected or scored episode")
+    # The track follower (agents.exploration.TrackFollowerPolicy) reads the track geometry:
+    # PRIVILEGED, data collection only. Not in the paper (brownian only).
+    collect_follow_fraction: float = option(
+        0.0, "fraction of collected episodes driven by the privileged track follower (+ OU noise)"
+    )
+    collect_follow_noise: float = option(0.3, "std of the OU noise on the track follower")
     workers: int = option(1, "parallel CarRacing processes for collection and real scoring")
     # VAE
     z_dim: int = option(32, "size of V's latent z")
@@ -40,17 +47,35 @@ class WorldModelConfig:
     mdn_hidden: int = option(256, "M: LSTM units (the h that C reads)")
     mdn_mixtures: int = option(5, "M: Gaussians per latent dimension")
     mdn_grad_clip: float = option(1.0, "M: gradient norm clip")
-    # Terminations are ~1 step in 1000; without weighting the head learns "never". Not in the
-    # paper, whose CarRacing model had no termination head.
-    mdn_done_pos_weight: float = option(10.0, "M: weight of episode ends in the done loss")
-    # controller (CMA-ES in the dream) and evaluation; used by the later stages
+    # The termination head (not in the paper, whose CarRacing M had none) learns "left the
+    # playfield"; the "events" dream reads its probability as such, so it stays unweighted
+    # (calibrated). The "regression" dream thresholds it at 0.5 and needs weight ~10 to ever fire.
+    mdn_done_pos_weight: float = option(1.0, "M: weight of episode ends in the done loss")
+    mdn_dropout: float = option(
+        0.0, "M: dropout on the LSTM output, a fresh mask per dream (Dropout's Dream Land)"
+    )
+    mdn_holdout_episodes: int = option(
+        0, "M: last episodes kept out of training to measure held-out errors (0: none)"
+    )
+    # controller (CMA-ES in the dream) and evaluation; used by the later stages.
+    dream_reward: str = option(
+        "events",
+        "the dream's reward: CarRacing's, assembled from M's tile and off-playfield "
+        "probabilities (events), or M's regressed reward (regression, the paper's)",
+        choices=DREAM_REWARDS,
+    )
     dream_temperature: float = option(1.15, "tau: M's sampling temperature in the dream")
     cmaes_popsize: int = option(64, "CMA-ES: candidates per generation")
     cmaes_rollouts: int = option(16, "CMA-ES: dreams per candidate")
     cmaes_generations: int = option(300, "CMA-ES: generations in the dream")
     dream_max_steps: int = option(MAX_EPISODE_STEPS, "steps per dream")
-    real_check_every: int = option(25, "generations between real checks of the best candidate")
-    real_check_episodes: int = option(16, "training tracks per real check")
+    real_check_every: int = option(25, "generations between real checks of the ES mean")
+    real_check_episodes: int = option(
+        16, "training tracks per real check (their frames count in the budget)"
+    )
+    real_check_pick: bool = option(
+        False, "keep the checked controller that scored best for real on training tracks"
+    )
     eval_episodes: int = option(100, "unseen real tracks in the final evaluation")
     # iterative training (the paper's section 5 proposal): rounds of collecting with the current
     # controller plus OU noise, retraining M on all episodes, and continuing CMA-ES in the dream
@@ -71,10 +96,21 @@ class WorldModelConfig:
                           "eval_episodes", "iteration_episodes"),
             positive=("vae_lr", "mdn_lr", "mdn_grad_clip", "mdn_done_pos_weight",
                       "dream_temperature"),
-            non_negative=("vae_kl_tolerance", "iterations", "iteration_noise", "seed"),
+            non_negative=("vae_kl_tolerance", "iterations", "iteration_noise", "seed",
+                          "collect_follow_noise", "mdn_holdout_episodes"),
         )  # fmt: skip
         if self.collect_max_steps > MAX_EPISODE_STEPS:
             raise ValueError(f"collect_max_steps must be <= {MAX_EPISODE_STEPS}, CarRacing's limit")
+        if not 0.0 <= self.collect_follow_fraction <= 1.0:
+            raise ValueError(
+                f"collect_follow_fraction must be in [0, 1], got {self.collect_follow_fraction}"
+            )
+        if not 0.0 <= self.mdn_dropout < 1.0:
+            raise ValueError(f"mdn_dropout must be in [0, 1), got {self.mdn_dropout}")
+        if self.dream_reward not in DREAM_REWARDS:
+            raise ValueError(
+                f"dream_reward must be one of {DREAM_REWARDS}, got {self.dream_reward!r}"
+            )
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -103,7 +139,10 @@ PRESETS: dict[str, WorldModelConfig] = {
         dream_max_steps=100,
         real_check_every=1,
         real_check_episodes=1,
+        real_check_pick=True,
         eval_episodes=2,
+        collect_follow_fraction=0.5,
+        mdn_holdout_episodes=1,
         iterations=1,
         iteration_episodes=2,
     ),

@@ -5,8 +5,19 @@ trains. :class:`DreamEnv` is the same dream as a Gymnasium env (one dream, numpy
 rendered by decoding z with V), so any Gymnasium agent, SB3's included, can train in it.
 
 A dream starts from the latent (mu, logvar) of a real episode's first frame, samples z from it,
-and then at every step samples z_{t+1} from M's mixture at temperature tau; M's reward head is
-the reward and its termination head (probability > 0.5) ends the episode.
+and then at every step samples z_{t+1} from M's mixture at temperature tau. Its reward is one of
+two ``DREAM_REWARDS``:
+
+* ``"regression"``: M's reward head is the reward and its termination head (probability > 0.5)
+  ends the dream. Measured on brownian data, the regressed reward blurs the sparse tile rewards
+  and the -100 ends into a negative mean and the head never passes 0.5: no signal to drive.
+* ``"events"``: CarRacing's reward assembled from M's event probabilities, ``p_tile`` (a new
+  tile) and ``p_end`` (off the playfield): a step pays ``-0.1 + p_tile * tile_reward`` if the
+  car stays on the playfield and -100 if not, and the dream survives the step with probability
+  ``1 - p_end``. The reward returned is this step's expected reward times the probability of
+  having survived so far, so a dream's return is the expected return of the sampled latent path
+  (no Bernoulli noise on top of the latent noise); a dream is done once that probability falls
+  below ``MIN_SURVIVAL``.
 """
 
 from __future__ import annotations
@@ -17,12 +28,21 @@ import torch
 from gymnasium import spaces
 
 from rnnagents.common.video import upscaled_rgb
-from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW
+from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW, OFF_PLAYFIELD_REWARD, STEP_REWARD
 from rnnagents.worldmodel import run_files
-from rnnagents.worldmodel.mdnrnn import MDNRNN, sample_mdn
+from rnnagents.worldmodel.config import DREAM_REWARDS
+from rnnagents.worldmodel.mdnrnn import MDNRNN, Heads, sample_mdn
 
 DONE_THRESHOLD = 0.5
+MIN_SURVIVAL = 1e-3
 RENDER_UPSCALE = 4
+
+
+def event_reward(heads: Heads, tile_reward: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(expected reward of the step, probability that it ends off the playfield)."""
+    p_end = torch.sigmoid(heads.done_logit)
+    on_field = STEP_REWARD + torch.sigmoid(heads.tile_logit) * tile_reward
+    return (1.0 - p_end) * on_field + p_end * OFF_PLAYFIELD_REWARD, p_end
 
 
 class BatchedDream:
@@ -34,12 +54,15 @@ class BatchedDream:
         start_latents: torch.Tensor,
         temperature: float = 1.15,
         generator: torch.Generator | None = None,
+        reward: str = "events",
     ) -> None:
         if start_latents.ndim != 3 or start_latents.shape[1] != 2:
             raise ValueError("start_latents must be [K, 2, z_dim] (mu, logvar of first frames)")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        self.mdnrnn = mdnrnn
+        if reward not in DREAM_REWARDS:
+            raise ValueError(f"reward must be one of {DREAM_REWARDS}, got {reward!r}")
+        self.mdnrnn, self.reward = mdnrnn, reward
         self.start_latents = start_latents
         self.temperature = temperature
         self.generator = generator
@@ -54,15 +77,24 @@ class BatchedDream:
         noise = torch.randn(mu.shape, device=self.device, generator=self.generator)
         self.z = mu + torch.exp(0.5 * logvar) * noise
         self.state = self.mdnrnn.initial_state(n, self.device)
+        self.mask = self.mdnrnn.dropout_mask(n, self.generator)  # one world per dream
+        self.survival = torch.ones(n, device=self.device)
         self.done = torch.zeros(n, dtype=torch.bool, device=self.device)
         return self.z, self.state[0]
 
     @torch.no_grad()
     def step(self, actions: torch.Tensor):
         """(z, h, reward, done) after ``actions`` [N, 3]; finished dreams keep reporting done."""
-        out, reward, done_logit, self.state = self.mdnrnn.step(self.z, actions, self.state)
+        out, heads, self.state = self.mdnrnn.step(self.z, actions, self.state, self.mask)
         self.z = sample_mdn(out, self.temperature, self.generator)
-        self.done = self.done | (torch.sigmoid(done_logit) > DONE_THRESHOLD)
+        if self.reward == "regression":
+            reward = heads.reward
+            self.done = self.done | (torch.sigmoid(heads.done_logit) > DONE_THRESHOLD)
+        else:
+            expected, p_end = event_reward(heads, self.mdnrnn.tile_reward)
+            reward = self.survival * expected
+            self.survival = self.survival * (1.0 - p_end)
+            self.done = self.done | (self.survival < MIN_SURVIVAL)
         return self.z, self.state[0], reward, self.done
 
 
@@ -73,15 +105,16 @@ class DreamEnv(gym.Env):
     ``[z, h]`` (V's latent, M's LSTM state); action: CarRacing's (steer, gas, brake).
 
     ## Rewards
-    M's predicted reward for the step.
+    The dream's reward (``reward``: "events" or "regression", see the module docstring).
 
     ## Episode End
-    Terminates when M's termination head says so (probability > 0.5); truncates after
+    Terminates when the dream is done (see the module docstring); truncates after
     ``max_steps`` steps.
 
     ## Arguments
     ``run_dir`` (a world-model run directory) or the modules themselves (``vae``, ``mdnrnn``,
-    ``start_latents``); ``temperature`` (tau, default 1.15), ``max_steps`` (1000),
+    ``start_latents``); ``temperature`` (tau, default 1.15), ``max_steps`` (1000), ``reward``
+    (default: the run's ``dream_reward``, else "events"),
     ``render_mode`` ("rgb_array": V's decoding of z, 64x64 upscaled 4x).
     """
 
@@ -97,9 +130,11 @@ class DreamEnv(gym.Env):
         temperature: float = 1.15,
         max_steps: int = 1000,
         render_mode: str | None = None,
+        reward: str | None = None,
     ) -> None:
         if run_dir is not None:
             vae, mdnrnn, start_latents = run_files.load_dream_parts(run_dir)
+            reward = reward or run_files.run_config(run_dir).dream_reward
         if mdnrnn is None or start_latents is None:
             raise ValueError("DreamEnv needs run_dir, or mdnrnn and start_latents")
         if render_mode not in (None, "rgb_array"):
@@ -108,7 +143,9 @@ class DreamEnv(gym.Env):
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         self.vae, self.max_steps, self.render_mode = vae, max_steps, render_mode
         self.generator = torch.Generator(device=start_latents.device)
-        self.dream = BatchedDream(mdnrnn, start_latents, temperature, self.generator)
+        self.dream = BatchedDream(
+            mdnrnn, start_latents, temperature, self.generator, reward or "events"
+        )
         z_dim, hidden = start_latents.shape[-1], mdnrnn.initial_state(1)[0].shape[-1]
         self.observation_space = spaces.Box(-np.inf, np.inf, (z_dim + hidden,), np.float32)
         self.action_space = spaces.Box(ACTION_LOW, ACTION_HIGH, dtype=np.float32)

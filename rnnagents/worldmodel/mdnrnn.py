@@ -2,9 +2,11 @@
 
 Given the latent ``z_t`` of the current frame and the action ``a_t``, it predicts the
 distribution of ``z_{t+1}`` as, for every latent dimension separately, a mixture of
-``n_mixtures`` Gaussians (Ha & Schmidhuber 2018, appendix A.2), plus the reward the action earns
-and whether it ends the episode. The LSTM's hidden state ``h`` is what the controller reads;
-sampling the mixture at a temperature is how the dream is rolled out.
+``n_mixtures`` Gaussians (Ha & Schmidhuber 2018, appendix A.2), plus what the action brings
+(:class:`Heads`): the reward regressed, and CarRacing's two reward events classified, reaching a
+new track tile and leaving the playfield (which ends the episode). The LSTM's hidden state ``h``
+is what the controller reads; sampling the mixture at a temperature is how the dream is rolled
+out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnagents.common.checkpoint import load_checkpoint
+from rnnagents.envs.carracing import OFF_PLAYFIELD_REWARD
 from rnnagents.worldmodel.config import MDN_KEYS, WorldModelConfig
 
 KIND = "mdnrnn"
@@ -32,6 +35,15 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 State = tuple[Tensor, Tensor]
 """LSTM ``(h, c)``, each ``[B, hidden_size]``; the controller reads ``h``."""
+
+
+class Heads(NamedTuple):
+    """What M predicts an action brings, each ``[...]``: the reward (regressed), and the logits of
+    "a new tile is reached" and "the car left the playfield" (the episode ends, reward -100)."""
+
+    reward: Tensor
+    tile_logit: Tensor
+    done_logit: Tensor
 
 
 class MDNOutput(NamedTuple):
@@ -50,17 +62,44 @@ def _soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
 
 
 class MDNRNN(nn.Module):
-    """LSTM on ``[z_t, a_t]`` with mixture, reward and termination heads."""
+    """LSTM on ``[z_t, a_t]`` with mixture, reward, new-tile and termination heads.
+
+    ``dropout`` drops units of the LSTM's output before the heads (Wellmer & Kwok 2021, "Dropout's
+    Dream Land"): per step while training, and with one mask per dream held for the whole dream
+    (``forward``'s ``mask``), so each dream is a slightly different world and a controller must
+    drive in all of them instead of exploiting one. The real game runs without dropout.
+    ``tile_reward`` is the reward of one new tile, measured on the training data (CarRacing gives
+    1000 / tiles of the track); it is saved with the weights.
+    """
 
     def __init__(
-        self, z_dim: int = 32, action_dim: int = 3, hidden_size: int = 256, n_mixtures: int = 5
+        self,
+        z_dim: int = 32,
+        action_dim: int = 3,
+        hidden_size: int = 256,
+        n_mixtures: int = 5,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.z_dim, self.n_mixtures, self.hidden_size = z_dim, n_mixtures, hidden_size
+        self.dropout = dropout
         self.lstm = nn.LSTM(z_dim + action_dim, hidden_size, batch_first=True)
         self.mdn_head = nn.Linear(hidden_size, 3 * n_mixtures * z_dim)
         self.reward_head = nn.Linear(hidden_size, 1)
+        self.tile_head = nn.Linear(hidden_size, 1)
         self.done_head = nn.Linear(hidden_size, 1)
+        self.register_buffer("tile_reward", torch.tensor(1000.0 / 300.0))
+
+    def dropout_mask(self, batch: int, generator: torch.Generator | None = None) -> Tensor | None:
+        """One dream's dropout mask per row ``[batch, hidden_size]`` (None without dropout),
+        scaled by 1 / (1 - dropout) like training's dropout."""
+        if self.dropout == 0.0:
+            return None
+        device = self.mdn_head.weight.device
+        keep = torch.rand(batch, self.hidden_size, device=device, generator=generator)
+        return (keep >= self.dropout).float() / (1.0 - self.dropout)
 
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> State:
         """Zero ``(h, c)`` for ``batch`` sequences (on the model's device by default)."""
@@ -69,29 +108,42 @@ class MDNRNN(nn.Module):
         return zeros, zeros.clone()
 
     def forward(
-        self, z_seq: Tensor, a_seq: Tensor, state: State | None = None
-    ) -> tuple[MDNOutput, Tensor, Tensor, State]:
+        self, z_seq: Tensor, a_seq: Tensor, state: State | None = None, mask: Tensor | None = None
+    ) -> tuple[MDNOutput, Heads, State]:
         """``z_seq [B, T, z_dim]``, ``a_seq [B, T, action_dim]`` -> mixture ``[B, T, K, z_dim]``,
-        predicted reward ``[B, T]``, termination logit ``[B, T]``, final state."""
+        heads ``[B, T]``, final state. ``mask [B, hidden_size]`` (from ``dropout_mask``) replaces
+        training's per-step dropout."""
         if state is None:
             state = self.initial_state(z_seq.shape[0], z_seq.device)
         h0, c0 = (s.unsqueeze(0).contiguous() for s in state)
         hidden, (h, c) = self.lstm(torch.cat([z_seq, a_seq], dim=-1), (h0, c0))
+        if mask is not None:
+            hidden = hidden * mask[:, None]
+        elif self.training and self.dropout > 0:
+            hidden = F.dropout(hidden, self.dropout)
         raw = self.mdn_head(hidden).unflatten(-1, (3, self.n_mixtures, self.z_dim))
         mixture = MDNOutput(
             log_pi=F.log_softmax(raw[..., 0, :, :], dim=-2),
             mu=raw[..., 1, :, :],
             log_sigma=_soft_clamp(raw[..., 2, :, :], LOG_SIGMA_MIN, LOG_SIGMA_MAX),
         )
-        reward = self.reward_head(hidden).squeeze(-1)
-        done_logit = self.done_head(hidden).squeeze(-1)
-        return mixture, reward, done_logit, (h[0], c[0])
+        heads = Heads(*(head(hidden).squeeze(-1) for head in self.heads()))
+        return mixture, heads, (h[0], c[0])
 
-    def step(self, z: Tensor, a: Tensor, state: State) -> tuple[MDNOutput, Tensor, Tensor, State]:
+    def heads(self) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+        return self.reward_head, self.tile_head, self.done_head
+
+    def step(
+        self, z: Tensor, a: Tensor, state: State, mask: Tensor | None = None
+    ) -> tuple[MDNOutput, Heads, State]:
         """One step: ``z [B, z_dim]``, ``a [B, action_dim]`` -> mixture ``[B, K, z_dim]``,
-        reward ``[B]``, termination logit ``[B]``, new state."""
-        mixture, reward, done_logit, state = self.forward(z[:, None], a[:, None], state)
-        return MDNOutput(*(t[:, 0] for t in mixture)), reward[:, 0], done_logit[:, 0], state
+        heads ``[B]``, new state."""
+        mixture, heads, state = self.forward(z[:, None], a[:, None], state, mask)
+        return (
+            MDNOutput(*(t[:, 0] for t in mixture)),
+            Heads(*(t[:, 0] for t in heads)),
+            state,
+        )
 
 
 def _masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
@@ -136,35 +188,55 @@ def sample_mdn(
     return mu + sigma * math.sqrt(temperature) * noise
 
 
+def tile_events(rewards: Tensor) -> Tensor:
+    """Steps whose reward includes a new tile: CarRacing pays -0.1 per step plus 1000 / tiles
+    per new tile, so only a new tile makes a step's reward positive."""
+    return rewards > 0
+
+
+def off_playfield(rewards: Tensor, terminations: Tensor) -> Tensor:
+    """Steps that ended the episode off the playfield (the -100 step, not a finished lap)."""
+    return terminations & (rewards <= OFF_PLAYFIELD_REWARD)
+
+
 class MDNRNNLoss(NamedTuple):
     total: Tensor
     mdn: Tensor
     reward: Tensor
+    tile: Tensor
     done: Tensor
 
 
 def mdnrnn_loss(
-    model: MDNRNN, batch: dict[str, Tensor], done_pos_weight: float = 10.0
+    model: MDNRNN,
+    batch: dict[str, Tensor],
+    done_pos_weight: float = 10.0,
+    regress_reward: bool = True,
 ) -> MDNRNNLoss:
     """Loss of one batch of ``episode_windows`` (tensors), with ``z`` freshly sampled.
 
     Sampling ``z = mu + exp(logvar / 2) * eps`` anew for every batch (as the paper does) shows
-    the model the VAE's uncertainty instead of one fixed encoding per frame.
+    the model the VAE's uncertainty instead of one fixed encoding per frame. The tile and
+    termination heads are trained by cross-entropy on the events; the reward regression (whose
+    -100 steps make squared errors of 10^4) joins the total only when ``regress_reward``.
     """
     z = batch["mu"] + torch.exp(0.5 * batch["logvar"]) * torch.randn_like(batch["mu"])
-    out, reward, done_logit, _ = model(z[:, :-1], batch["actions"])
+    out, heads, _ = model(z[:, :-1], batch["actions"])
     mdn = mdn_loss(out, z[:, 1:], batch["next_mask"])
-    reward_loss = _masked_mean((reward - batch["rewards"]).pow(2), batch["mask"])
-    done = _masked_mean(
-        F.binary_cross_entropy_with_logits(
-            done_logit,
-            batch["terminations"].to(done_logit.dtype),
-            reduction="none",
-            pos_weight=torch.tensor(done_pos_weight, device=done_logit.device),
-        ),
-        batch["mask"],
+    rewards, mask = batch["rewards"], batch["mask"]
+    reward_loss = _masked_mean((heads.reward - rewards).pow(2), mask)
+    tile = _masked_mean(_bce(heads.tile_logit, tile_events(rewards)), mask)
+    ends = off_playfield(rewards, batch["terminations"])
+    done = _masked_mean(_bce(heads.done_logit, ends, done_pos_weight), mask)
+    total = mdn + tile + done + (reward_loss if regress_reward else 0.0)
+    return MDNRNNLoss(total, mdn, reward_loss, tile, done)
+
+
+def _bce(logits: Tensor, targets: Tensor, pos_weight: float = 1.0) -> Tensor:
+    weight = torch.tensor(pos_weight, device=logits.device)
+    return F.binary_cross_entropy_with_logits(
+        logits, targets.to(logits.dtype), reduction="none", pos_weight=weight
     )
-    return MDNRNNLoss(mdn + reward_loss + done, mdn, reward_loss, done)
 
 
 def load_mdnrnn(
@@ -180,4 +252,9 @@ def load_mdnrnn(
 
 
 def build_mdnrnn(config: WorldModelConfig) -> MDNRNN:
-    return MDNRNN(config.z_dim, hidden_size=config.mdn_hidden, n_mixtures=config.mdn_mixtures)
+    return MDNRNN(
+        config.z_dim,
+        hidden_size=config.mdn_hidden,
+        n_mixtures=config.mdn_mixtures,
+        dropout=config.mdn_dropout,
+    )

@@ -62,7 +62,7 @@ class WorldModelPolicy:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         mu, _ = self.vae.encode(frames_to_tensor(frame[None], self.device))
         action = self.actor(mu, self.state[0])
-        _, _, _, self.state = self.mdnrnn.step(mu, action, self.state)
+        _, _, self.state = self.mdnrnn.step(mu, action, self.state)
         self.z = mu
         return action[0].cpu().numpy()
 

@@ -4,7 +4,11 @@ Each generation, every candidate is scored by the mean return of ``rollouts`` dr
 candidates' dreams run as one torch batch. pycma minimises, so it is told the negated returns.
 The ES state is pickled every generation (``es.pickle_dumps()``), so training resumes on the
 same search. The controller kept is the distribution mean (``xfavorite``): with noisy dream
-returns the best single sample is an optimistic pick, the mean is not.
+returns the best single sample is an optimistic pick, the mean is not. Every
+``real_check_every`` generations (and after the last) that mean is scored in the dream and, by
+``real_scorer``, in the real game on training tracks: the dream/real gap over generations. With
+``pick_by_real`` the controller kept is the checked mean that scored best for real, since a
+dream's score stops tracking the real one once C starts to exploit M.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch
 from tqdm.auto import trange
 
 from rnnagents.agents.controller import BatchedController, n_params
-from rnnagents.common.checkpoint import save_checkpoint
+from rnnagents.common.checkpoint import load_checkpoint, save_checkpoint
 from rnnagents.common.files import atomic_write_bytes
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.worldmodel.dream import BatchedDream
@@ -137,6 +141,7 @@ def train_controller(
     real_check_every: int = 25,
     progress: bool = True,
     x0: np.ndarray | None = None,
+    pick_by_real: bool = False,
 ) -> np.ndarray:
     """Run (or resume) CMA-ES to ``generations``; returns the final controller parameters.
 
@@ -144,8 +149,10 @@ def train_controller(
     ``x0`` (iterative training continues from the last controller) or else at zero.
     """
     es_path = run_dir / ES_FILE
+    picked: tuple[float, np.ndarray] | None = None  # (real score, params) of the best check
     if es_path.exists():
         es = load_es(es_path)
+        picked = _picked(run_dir / CONTROLLER_FILE)
     else:
         options = {
             "popsize": popsize,
@@ -171,17 +178,40 @@ def train_controller(
             "dream/worst": float(returns.min()),
             "cmaes/sigma": float(es.sigma),
         }
-        if real_scorer is not None and generation % real_check_every == 0:
-            metrics["real/best_candidate"] = real_scorer(candidates[int(returns.argmax())])
+        mean = np.asarray(es.result.xfavorite)
+        checked = generation % real_check_every == 0 or generation == generations
+        if real_scorer is not None and checked:
+            real = real_scorer(mean)
+            dream_score = dream_returns(mean[None], dream, rollouts, max_steps).mean()
+            metrics.update({"real/mean": real, "dream/checked_mean": float(dream_score)})
+            if picked is None or real >= picked[0]:
+                picked = (real, mean)
         logger.log(metrics, step=generation)
         atomic_write_bytes(es_path, es.pickle_dumps())
+        kept = picked[1] if pick_by_real and picked is not None else mean
         save_checkpoint(
             run_dir / CONTROLLER_FILE,
             {
                 "kind": KIND,
                 "config": config,
-                "params": torch.as_tensor(es.result.xfavorite),
+                "params": torch.as_tensor(kept),
                 "generation": generation,
+                **({} if picked is None else _picked_entries(picked)),
             },
         )
-    return np.asarray(es.result.xfavorite, dtype=np.float32)
+    kept = picked[1] if pick_by_real and picked is not None else es.result.xfavorite
+    return np.asarray(kept, dtype=np.float32)
+
+
+def _picked_entries(picked: tuple[float, np.ndarray]) -> dict:
+    return {"picked_real": picked[0], "picked_params": torch.as_tensor(picked[1])}
+
+
+def _picked(path: Path) -> tuple[float, np.ndarray] | None:
+    """The best real check so far, from the controller checkpoint of a search being resumed."""
+    if not path.exists():
+        return None
+    ckpt = load_checkpoint(path, expected_kind=KIND)
+    if "picked_real" not in ckpt:
+        return None
+    return float(ckpt["picked_real"]), ckpt["picked_params"].numpy()

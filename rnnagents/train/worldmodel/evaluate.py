@@ -62,7 +62,7 @@ def evaluate_worldmodel(
         }
     _, mdnrnn, starts = load_dream_parts(run_dir)
     generator = torch.Generator().manual_seed(config.seed)
-    dream = BatchedDream(mdnrnn, starts, config.dream_temperature, generator)
+    dream = BatchedDream(mdnrnn, starts, config.dream_temperature, generator, config.dream_reward)
     report["dream"] = summarize(dream_returns(params[None], dream, episodes, max_steps)[0])
     write_json(run_dir / EVAL_FILE, report)
     return report

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,19 @@ from tqdm.auto import tqdm
 
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.common.video import tile_frames
+from rnnagents.envs.carracing import STEP_REWARD
 from rnnagents.train.loop import EpochStats, train_epochs
 from rnnagents.worldmodel import mdnrnn as memory
 from rnnagents.worldmodel import vae as vision
 from rnnagents.worldmodel.config import MDN_KEYS, VAE_KEYS, WorldModelConfig
-from rnnagents.worldmodel.shards import iter_frames, iter_sequences, list_shards, read_shard
+from rnnagents.worldmodel.heldout import heldout_metrics
+from rnnagents.worldmodel.shards import (
+    LATENTS,
+    iter_frames,
+    iter_sequences,
+    list_shards,
+    read_shard,
+)
 
 
 class _NetworkTask:
@@ -117,7 +126,9 @@ class _MDNRNNTask(_NetworkTask):
         super().__init__(
             model, torch.optim.Adam(model.parameters(), lr=config.mdn_lr), logger, progress
         )
-        self.shards, self.config, self.device = shards, config, device
+        self.shards, self.heldout = split_heldout(shards, config.mdn_holdout_episodes)
+        self.config, self.device = config, device
+        model.tile_reward.fill_(measured_tile_reward(self.shards))
 
     def batches(self, rng: np.random.Generator) -> Iterator[dict[str, np.ndarray]]:
         c = self.config
@@ -125,7 +136,12 @@ class _MDNRNNTask(_NetworkTask):
 
     def train_batch(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
         batch = {key: torch.from_numpy(value).to(self.device) for key, value in arrays.items()}
-        loss = memory.mdnrnn_loss(self.model, batch, self.config.mdn_done_pos_weight)
+        loss = memory.mdnrnn_loss(
+            self.model,
+            batch,
+            self.config.mdn_done_pos_weight,
+            regress_reward=self.config.dream_reward == "regression",
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.config.mdn_grad_clip)
@@ -134,9 +150,37 @@ class _MDNRNNTask(_NetworkTask):
             "loss": loss.total.item(),
             "mdn": loss.mdn.item(),
             "reward": loss.reward.item(),
+            "tile": loss.tile.item(),
             "done": loss.done.item(),
             "steps": float(arrays["mask"].sum()),
         }
+
+    def end_epoch(self, epoch: int, stats: EpochStats) -> dict[str, float]:
+        metrics = super().end_epoch(epoch, stats)
+        if self.heldout:
+            held = heldout_metrics(self.model, self.heldout, self.config.dream_reward, self.device)
+            metrics.update({f"{self.prefix}/{key}": value for key, value in held.items()})
+        return metrics
+
+
+def split_heldout(shards: list[Path], heldout: int) -> tuple[list[Path], list[Path]]:
+    """(training shards, the last ``heldout`` shards); at least one shard is left to train on."""
+    if heldout >= len(shards):
+        raise ValueError(f"cannot hold out {heldout} of {len(shards)} episodes")
+    return shards[: len(shards) - heldout], shards[len(shards) - heldout :]
+
+
+def measured_tile_reward(shards: list[Path]) -> float:
+    """Mean reward of one new tile in these episodes (CarRacing: 1000 / tiles of the track).
+
+    A step with new tiles pays -0.1 plus the tiles' reward; steps with two tiles count twice,
+    which is what the tile head's "a new tile this step" then stands for on average.
+    """
+    paid = [read_shard(path, LATENTS)["rewards"] for path in shards]
+    tile_steps = np.concatenate([rewards[rewards > 0] for rewards in paid])
+    if not len(tile_steps):
+        return 1000.0 / 300.0  # no tile seen: a typical track's ~300 tiles
+    return float(np.mean(tile_steps - STEP_REWARD))
 
 
 def _fit(task_class, source, out_path, config: WorldModelConfig, device, logger, progress) -> bool:

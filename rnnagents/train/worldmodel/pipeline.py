@@ -130,6 +130,8 @@ class Pipeline:
                 self.executor,
                 self.progress,
                 policy_seed=c.seed,
+                follow_fraction=c.collect_follow_fraction,
+                follow_noise=c.collect_follow_noise,
             )
         first = c.collect_episodes + (iteration - 1) * c.iteration_episodes
         explorer = NoisyController(
@@ -196,7 +198,11 @@ class Pipeline:
         mdnrnn = load_mdnrnn(self.path(run_files.MDNRNN), c, self.device)
         starts = start_latents(self.path(run_files.LATENTS), self.device)
         dream = BatchedDream(
-            mdnrnn, starts, c.dream_temperature, torch.Generator(device=self.device)
+            mdnrnn,
+            starts,
+            c.dream_temperature,
+            torch.Generator(device=self.device),
+            c.dream_reward,
         )
         check_tracks = train_track_seeds(c.real_check_episodes)
 
@@ -220,6 +226,7 @@ class Pipeline:
             real_check_every=c.real_check_every,
             progress=self.progress,
             x0=x0,
+            pick_by_real=c.real_check_pick,
         )
         if iteration:
             self._promote(out_dir / run_files.CONTROLLER, run_files.CONTROLLER, iteration)

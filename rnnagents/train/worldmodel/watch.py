@@ -48,7 +48,11 @@ def film(
             if dream is None:
                 generator = torch.Generator().manual_seed(track)
                 dream = BatchedDream(
-                    mdnrnn, torch.stack([mu, logvar], 1), config.dream_temperature, generator
+                    mdnrnn,
+                    torch.stack([mu, logvar], 1),
+                    config.dream_temperature,
+                    generator,
+                    config.dream_reward,
                 )
                 z, h = dream.reset(1)
             real = np.kron(step.frame, np.ones((UPSCALE, UPSCALE, 1), dtype=np.uint8))
