@@ -1,7 +1,9 @@
-"""Real CarRacing collection throughput (frames/s) with 1 and 2 worker processes, same run.
+"""Real CarRacing collection throughput (frames/s): serial, a pool of 2 processes and Ray with
+2 CPUs, measured in the same run.
 
-Both measurements use a warmed-up process pool (workers already started and imported), so the
-ratio is the scaling of the collection itself, not of process start-up.
+Every backend is warmed up first (workers started and imported), so the ratios are those of the
+collection itself, not of start-up. The last line is ``RESULT ... ray_vs_process=...``: Ray's
+throughput over the process pool's on the same episodes (aim: >= 0.9).
 
     python benchmarks/collect_scaling.py [--episodes 4] [--steps 400]
 """
@@ -15,13 +17,13 @@ import time
 
 from common import report
 
-from rnnagents.common.executor import ProcessExecutor
+from rnnagents.common.executor import make_executor
 from rnnagents.envs.carracing import train_track_seeds
 from rnnagents.worldmodel.collect import collect
 
 
-def frames_per_second(workers: int, episodes: int, steps: int) -> float:
-    with ProcessExecutor(workers) as executor, tempfile.TemporaryDirectory() as out:
+def frames_per_second(backend: str, workers: int, episodes: int, steps: int) -> float:
+    with make_executor(workers, backend) as executor, tempfile.TemporaryDirectory() as out:
         collect(
             out, workers, 20, train_track_seeds(workers, start=500), executor, progress=False
         )  # warm-up: start and import every worker
@@ -38,18 +40,21 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=4, help="even, so 2 workers split them")
     parser.add_argument("--steps", type=int, default=400, help="max steps per episode")
     args = parser.parse_args()
-    fps1 = frames_per_second(1, args.episodes, args.steps)
-    fps2 = frames_per_second(2, args.episodes, args.steps)
+    serial = frames_per_second("serial", 1, args.episodes, args.steps)
+    process = frames_per_second("process", 2, args.episodes, args.steps)
+    on_ray = frames_per_second("ray", 2, args.episodes, args.steps)
     report(
         "collect_scaling",
         {
             "episodes": args.episodes,
             "max_steps": args.steps,
-            "fps1": fps1,
-            "fps2": fps2,
-            "scaling": fps2 / fps1,
+            "fps_serial": serial,
+            "fps_process2": process,
+            "fps_ray2": on_ray,
+            "process_vs_serial": process / serial,
+            "ray_vs_process": on_ray / process,
         },
-        ["fps1", "fps2", "scaling"],
+        ["fps_serial", "fps_process2", "fps_ray2", "process_vs_serial", "ray_vs_process"],
         " ".join(["python", *sys.argv]),
     )
 

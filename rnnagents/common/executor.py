@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
@@ -33,7 +33,10 @@ class TaskError(RuntimeError):
 
 
 class Executor(Protocol):
-    """Runs ``fn`` on every item and returns the results in the items' order."""
+    """Runs ``fn`` on every item: ``completed`` yields results as they finish, ``map`` returns
+    them in the items' order."""
+
+    def completed(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]: ...
 
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], on_done: Callback | None = None
@@ -45,7 +48,24 @@ def _task_error(index: int, item: Any, exc: BaseException) -> TaskError:
 
 
 class _ClosingExecutor:
-    """``with make_executor(n) as executor:`` releases whatever the executor holds."""
+    """``map`` for every backend, from its ``completed``; ``with make_executor(n) as
+    executor:`` releases whatever the executor holds."""
+
+    def completed(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
+        """``(index, result)`` of every item as it finishes, in any order; a task that raised
+        stops the iteration with a ``TaskError`` naming its item (the others are cancelled)."""
+        raise NotImplementedError
+
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], on_done: Callback | None = None
+    ) -> list[R]:
+        items = list(items)
+        results: list[Any] = [None] * len(items)
+        for index, result in self.completed(fn, items):
+            results[index] = result
+            if on_done is not None:
+                on_done(index, result)
+        return results
 
     def close(self) -> None:
         """Release the executor's resources; safe to call twice."""
@@ -60,19 +80,13 @@ class _ClosingExecutor:
 class SerialExecutor(_ClosingExecutor):
     """Everything in this process, one item after the other: debugging and 1-worker runs."""
 
-    def map(
-        self, fn: Callable[[T], R], items: Iterable[T], on_done: Callback | None = None
-    ) -> list[R]:
-        results = []
+    def completed(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
         for index, item in enumerate(items):
             try:
                 result = fn(item)
             except Exception as exc:
                 raise _task_error(index, item, exc) from exc
-            results.append(result)
-            if on_done is not None:
-                on_done(index, result)
-        return results
+            yield index, result
 
 
 def _single_threaded_worker() -> None:
@@ -108,13 +122,10 @@ class ProcessExecutor(_ClosingExecutor):
             )
         return self._pool
 
-    def map(
-        self, fn: Callable[[T], R], items: Iterable[T], on_done: Callback | None = None
-    ) -> list[R]:
+    def completed(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
         items = list(items)
         pool = self._get_pool()
         futures: dict[Future, int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
-        results: list[Any] = [None] * len(items)
         pending = set(futures)
         try:
             while pending:
@@ -126,13 +137,10 @@ class ProcessExecutor(_ClosingExecutor):
                         self.close()  # a worker died (e.g. killed); the next map starts afresh
                     if exc is not None:
                         raise _task_error(index, items[index], exc) from exc
-                    results[index] = future.result()
-                    if on_done is not None:
-                        on_done(index, results[index])
+                    yield index, future.result()
         finally:
             for future in pending:
                 future.cancel()
-        return results
 
     def close(self) -> None:
         """Stop the workers (waiting for running tasks). Safe to call twice."""
@@ -172,29 +180,24 @@ class RayExecutor(_ClosingExecutor):
                 **local,
             )
 
-    def map(
-        self, fn: Callable[[T], R], items: Iterable[T], on_done: Callback | None = None
-    ) -> list[R]:
+    def completed(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
         items = list(items)
         remote = self.ray.remote(num_cpus=1, max_retries=self.max_retries)(fn)
         refs = {remote.remote(item): i for i, item in enumerate(items)}
-        results: list[Any] = [None] * len(items)
         pending = list(refs)
         try:
             while pending:
                 [done], pending = self.ray.wait(pending, num_returns=1)
                 index = refs[done]
                 try:
-                    results[index] = self.ray.get(done)
+                    result = self.ray.get(done)
                 except self.ray.exceptions.RayError as exc:
                     cause = getattr(exc, "cause", None) or exc  # the task's own exception
                     raise _task_error(index, items[index], cause) from exc
-                if on_done is not None:
-                    on_done(index, results[index])
+                yield index, result
         finally:
             for ref in pending:
                 self.ray.cancel(ref)
-        return results
 
     def close(self) -> None:
         """Shut down the local Ray instance this executor started (a cluster stays up)."""

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from rnnagents.agents.exploration import BrownianPolicy, NoisyPolicy, Policy, TrackFollowerPolicy
 from rnnagents.common.executor import Executor
-from rnnagents.common.files import write_json
+from rnnagents.common.files import atomic_write_bytes, write_json
 from rnnagents.envs.carracing import (
     EVAL_TRACK_SEEDS_START,
     TRAIN_TRACK_SEEDS_START,
@@ -29,7 +29,7 @@ from rnnagents.envs.carracing import (
     train_track_seeds,
 )
 from rnnagents.worldmodel.policy import controller_policy
-from rnnagents.worldmodel.shards import ShardError, read_shard, shard_path, write_shard
+from rnnagents.worldmodel.shards import ShardError, encode_shard, read_shard, shard_path
 
 SUMMARY_FILE = "collect_summary.json"
 
@@ -49,9 +49,8 @@ class NoisyController:
 
 @dataclass(frozen=True)
 class EpisodeTask:
-    """Everything a worker needs to play and store one episode (picklable)."""
+    """Everything a worker needs to play one episode (picklable; no path: the driver writes)."""
 
-    out_dir: str
     track_seed: int
     max_steps: int
     policy_seed: int
@@ -76,8 +75,12 @@ def _exploration_policy(task: EpisodeTask, env) -> Policy:
     return NoisyPolicy(controller_policy(spec.run_dir, spec.params), rng, spec.noise)
 
 
-def collect_episode(task: EpisodeTask) -> dict:
-    """Play one exploration episode, write its shard, return its summary (runs in a worker)."""
+def collect_episode(task: EpisodeTask) -> tuple[dict, bytes]:
+    """Play one exploration episode; its summary and its shard's bytes (runs in a worker).
+
+    The worker never touches the run directory, so collection works on a cluster without a
+    shared filesystem, and a worker that dies loses at most its own episode.
+    """
     env = make_carracing()
     policy = _exploration_policy(task, env)
     try:
@@ -91,8 +94,7 @@ def collect_episode(task: EpisodeTask) -> dict:
         "terminations": np.array([step.terminated for step in steps], dtype=bool),
         "episode_seed": task.track_seed,
     }
-    write_shard(task.out_dir, episode_name(task.track_seed), episode)
-    return _summary(task.track_seed, episode)
+    return _summary(task.track_seed, episode), encode_shard(episode)
 
 
 def _summary(track_seed: int, episode: dict) -> dict:
@@ -153,9 +155,7 @@ def collect(
     summaries = {seed: _existing_summary(out_dir, seed) for seed in seeds}
     follows = follower_episodes(episodes, 0.0 if controller else follow_fraction)
     todo = [
-        EpisodeTask(
-            str(out_dir), seed, max_steps, policy_seed, controller, follow_noise if follow else None
-        )
+        EpisodeTask(seed, max_steps, policy_seed, controller, follow_noise if follow else None)
         for (seed, summary), follow in zip(summaries.items(), follows, strict=True)
         if summary is None
     ]
@@ -168,20 +168,16 @@ def collect(
     )
     collected_steps = 0
     start = time.perf_counter()
-
-    def on_done(index: int, result: dict) -> None:
-        nonlocal collected_steps
-        collected_steps += result["steps"]
-        bar.update()
-        bar.set_postfix(steps_per_s=f"{collected_steps / (time.perf_counter() - start):.0f}")
-
     try:
-        results = executor.map(collect_episode, todo, on_done=on_done)
+        for _, (result, shard) in executor.completed(collect_episode, todo):
+            atomic_write_bytes(shard_path(out_dir, episode_name(result["track_seed"])), shard)
+            summaries[result["track_seed"]] = result
+            collected_steps += result["steps"]
+            bar.update()
+            bar.set_postfix(steps_per_s=f"{collected_steps / (time.perf_counter() - start):.0f}")
     finally:
         bar.close()
     seconds = time.perf_counter() - start
-    for result in results:
-        summaries[result["track_seed"]] = result
     summary = _aggregate([summaries[seed] for seed in seeds])
     summary.update(
         {

@@ -13,6 +13,7 @@ collection writes) and ``LATENTS`` (the VAE's encoding of a frame shard, what th
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnagents.common.files import atomic_file
+from rnnagents.common.files import atomic_write_bytes
 from rnnagents.envs.carracing import FRAME_SIZE
 
 SUFFIX = ".npz"
@@ -93,6 +94,19 @@ def shard_path(directory: str | os.PathLike, name: str) -> Path:
     return Path(directory) / f"{name}{SUFFIX}"
 
 
+def encode_shard(episode: Mapping[str, Any], schema: ShardSchema = FRAMES) -> bytes:
+    """``episode`` checked against ``schema`` and compressed: a shard file's exact bytes.
+
+    What a collection worker sends back to the driver, which writes it with ``write_shard``'s
+    atomic rename.
+    """
+    arrays = {key: np.asarray(value) for key, value in episode.items()}
+    schema.check(arrays, f"episode {episode.get('episode_seed', '')}")
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
 def write_shard(
     directory: str | os.PathLike,
     name: str,
@@ -104,11 +118,8 @@ def write_shard(
     Written to a temporary file, fsync'ed, then renamed: a crash leaves either the previous file
     or nothing under the final name, never a partial one.
     """
-    arrays = {key: np.asarray(value) for key, value in episode.items()}
     path = shard_path(directory, name)
-    schema.check(arrays, f"episode for {path}")
-    with atomic_file(path) as file:
-        np.savez_compressed(file, **arrays)
+    atomic_write_bytes(path, encode_shard(episode, schema))
     return path
 
 
