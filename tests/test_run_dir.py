@@ -74,3 +74,34 @@ def test_a_resume_is_the_same_run_or_refused(tmp_path):
     assert resume_config(tmp_path).epochs == 3  # config.json says what the run now holds
     model, config = load_ram(tmp_path, torch.device("cpu"))  # the grown run still evaluates
     assert config.epochs == 3
+
+
+def test_a_kill_between_checkpoint_and_metrics_line_never_repeats_a_line(tmp_path, monkeypatch):
+    """The epoch's checkpoint is written before its metrics line: a kill in between can lose
+    that line, never duplicate it on resume."""
+    from rnnagents.common import run_logger
+
+    real_log = run_logger.RunLogger.log
+
+    def killed_at_epoch_2(self, metrics, step):
+        if metrics.get("epoch") == 2:
+            raise KeyboardInterrupt  # as SIGKILL right after the checkpoint of epoch 2
+        real_log(self, metrics, step)
+
+    monkeypatch.setattr(run_logger.RunLogger, "log", killed_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        run_ram(dataclasses.replace(TINY, epochs=3), tmp_path, progress=False)
+    monkeypatch.setattr(run_logger.RunLogger, "log", real_log)
+    run_ram(resume_config(tmp_path, epochs=3), tmp_path, resume=True, progress=False)
+    epochs = [m["epoch"] for m in read_metrics(tmp_path) if "epoch" in m]
+    assert epochs == [1, 3]  # epoch 2's line was lost with the kill; nothing is repeated
+
+
+def test_a_bad_device_leaves_no_world_model_run_behind(tmp_path):
+    from rnnagents.train.worldmodel.pipeline import open_pipeline
+    from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
+
+    config = dataclasses.replace(WM_PRESETS["smoke"], device="tpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        open_pipeline(config, tmp_path / "wm", new=True, progress=False)
+    assert not (tmp_path / "wm" / CONFIG_FILE).exists()

@@ -269,7 +269,8 @@ def open_pipeline(
     not part of the run: a resume may run them elsewhere.
     """
     run_dir = Path(run_dir)
-    executor = make_executor(config.workers, backend, ray_address)  # a bad backend: no new run
+    resolve_device(config.device)  # a bad device or backend fails before a new run exists
+    executor = make_executor(config.workers, backend, ray_address)
     if new:
         start_run_dir(run_dir, config.as_dict(), AGENT)
     logger = RunLogger(
