@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import sys
 import typing
 import warnings
@@ -21,16 +20,13 @@ from types import ModuleType, UnionType
 from rnnagents.common.executor import BACKENDS  # stdlib only: keeps --help fast
 
 EVAL_SPLITS = ["train", "validation", "test"]
-CONFIG_MODULES = {
-    "ram": "rnnagents.train.ram.config",
-    "ppo": "rnnagents.train.ppo.config",
-    "worldmodel": "rnnagents.worldmodel.config",
-}
 
 
 # -- flags from config dataclasses ---------------------------------------------------------------
 def _config_module(kind: str) -> ModuleType:
-    return importlib.import_module(CONFIG_MODULES[kind])
+    from rnnagents.train import kind_module  # torch-free: configs are plain dataclasses
+
+    return kind_module(kind, "config")
 
 
 def _field_type(annotation: object) -> type:
@@ -81,15 +77,15 @@ def new_config(args: argparse.Namespace, kind: str):
 
 
 def refuse_on_resume(args: argparse.Namespace, kind: str, allowed: set[str] = frozenset()) -> None:
-    """A resumed run keeps its config: flags that would change it are an error, named."""
+    """A run that exists keeps its config: flags that would change it are an error, named."""
     given = sorted(set(given_config(args, kind)) - allowed)
     if args.preset is not None:
         given.insert(0, "preset")
-    if getattr(args, "run_dir", None) is not None:
+    if getattr(args, "resume", None) and args.run_dir is not None:
         given.append("run_dir")
     if given:
         names = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise ValueError(f"{names} cannot change a resumed run; leave them out with --resume")
+        raise ValueError(f"{names} cannot change an existing run; leave them out")
 
 
 # -- the parser ----------------------------------------------------------------------------------
@@ -294,7 +290,7 @@ def cmd_train_ram(args: argparse.Namespace) -> None:
 
 
 def cmd_train_ppo(args: argparse.Namespace) -> None:
-    from rnnagents.common.run_dir import default_run_dir
+    from rnnagents.common.run_dir import default_run_dir, locked
     from rnnagents.train.ppo.config import is_glimpse_id
     from rnnagents.train.ppo.evaluate import evaluate_run
     from rnnagents.train.ppo.trainer import train_ppo
@@ -305,7 +301,8 @@ def cmd_train_ppo(args: argparse.Namespace) -> None:
     print(f"run directory: {run_dir}")
     train_ppo(config, run_dir, wandb=args.wandb, progress=not args.no_progress)
     if is_glimpse_id(config.env_id):
-        _print_report(evaluate_run(run_dir, device=config.device))
+        with locked(run_dir, create=False):
+            _print_report(evaluate_run(run_dir, device=config.device))
 
 
 def _run_worldmodel_stages(run_dir, config, stages, args, *, new: bool, force: bool) -> None:
@@ -365,6 +362,8 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("worldmodel")
     new = not (run_dir / CONFIG_FILE).exists()
+    if not new:
+        refuse_on_resume(args, "worldmodel")  # collecting into a run keeps that run's config
     config = new_config(args, "worldmodel") if new else run_config(run_dir)
     _run_worldmodel_stages(
         run_dir,
@@ -400,23 +399,27 @@ EVAL_OPTIONS = {
 def cmd_eval(args: argparse.Namespace) -> None:
     """Any kind's ``evaluate_run`` with the options of its subcommand."""
     from rnnagents.common.files import write_json
+    from rnnagents.common.run_dir import locked
     from rnnagents.train import kind_module
 
     options = {name: getattr(args, name) for name in EVAL_OPTIONS[args.agent]}
-    report = kind_module(args.agent, "evaluate").evaluate_run(args.run_dir, **options)
+    with locked(args.run_dir, create=False):  # eval.json is the run's: one writer
+        report = kind_module(args.agent, "evaluate").evaluate_run(args.run_dir, **options)
     _print_report(report)
     if getattr(args, "json_out", None):
         write_json(args.json_out, report)
 
 
 def cmd_watch(args: argparse.Namespace) -> None:
+    from rnnagents.common.run_dir import locked
     from rnnagents.common.video import show_frames, write_video
     from rnnagents.train import film
 
-    frames, fps = film(args.run_dir, args.episodes, args.max_steps, args.device)
-    out = write_video(
-        frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=fps
-    )
+    with locked(args.run_dir, create=False):  # the default film is written into the run
+        frames, fps = film(args.run_dir, args.episodes, args.max_steps, args.device)
+        out = write_video(
+            frames, Path(args.out) if args.out else Path(args.run_dir) / "watch.mp4", fps=fps
+        )
     print(f"wrote {out} ({len(frames)} frames, {args.episodes} episodes)")
     show_frames(frames, fps=fps)  # a window only where there is a display
 
@@ -459,15 +462,19 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     warnings.formatwarning = _one_line_warning  # notices read as one line, not a traceback
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
-            raise SystemExit("rnnagents: error: --threads must be >= 1")
+            parser.error("--threads must be >= 1")
         import torch
 
         torch.set_num_threads(args.threads)
     try:
         COMMANDS[(args.command, getattr(args, "agent", None))](args)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one where no checkpoint is kept
+        print("rnnagents: stopped by Ctrl-C", file=sys.stderr)
+        sys.exit(130)
     except Exception as err:
         code = _exit_code(err)
         if code is None:

@@ -4,6 +4,7 @@ for --help."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 
@@ -73,7 +74,7 @@ def test_resume_refuses_flags_that_would_change_the_run(tmp_path, capsys, kind, 
     with pytest.raises(SystemExit) as exit_info:
         main(["train", kind, "--resume", str(tmp_path), *flags])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and f"{named} cannot change a resumed run" in err
+    assert exit_info.value.code == 2 and f"{named} cannot change an existing run" in err
 
 
 def test_env_show_writes_an_image_and_names_a_bad_extension(tmp_path, capsys):
@@ -100,10 +101,12 @@ def test_building_the_parser_imports_no_torch():
 
 @pytest.mark.parametrize(
     "flags, message",
-    [(["--lr", "inf"], "lr (--lr) must be > 0, got inf"),
+    [(["--lr", "inf"], "lr (--lr) must be > 0, finite and below 2**63, got inf"),
      (["--location-std", "inf"], "location_std (--location-std) must be > 0"),
-     (["--seed", "-1"], "seed (--seed) must be >= 0, got -1"),
-     (["--seed", str(2**70)], "seed (--seed) must be >= 0, got 1180591620717411303424")],
+     (["--seed", "-1"], "seed (--seed) must be >= 0, finite and below 2**63, got -1"),
+     (["--seed", str(2**70)], "below 2**63, got 1180591620717411303424"),
+     (["--epochs", "9" * 400], "epochs (--epochs) must be >= 1, finite and below 2**63"),
+     (["--env", "os:Evil-v0"], "unknown glimpse env 'os:Evil-v0'")],
 )  # fmt: skip
 def test_hyperparameters_that_break_training_are_refused_naming_the_flag(flags, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -117,3 +120,48 @@ def test_a_file_where_a_folder_should_be_is_one_line_and_exit_1(tmp_path, capsys
         main(["eval", "ram", str(tmp_path / "a-file" / "run")])
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and "a-file/run is not a run directory" in err
+
+
+def test_a_config_json_of_wrong_types_is_named_not_a_traceback(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"agent": "ram", "config": {"epochs": "5"}}')
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "ram", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "saved config does not fit RAMRunConfig" in err
+
+
+def test_a_config_naming_a_module_is_refused_before_anything_imports_it(tmp_path, capsys):
+    """gym.make("evil_module:Env-v0") would import evil_module: a run's env id is checked first."""
+    (tmp_path / "evil_module.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\n")
+    config = {"env_id": "evil_module:Env-v0"}
+    (tmp_path / "config.json").write_text(json.dumps({"agent": "ram", "config": config}))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "ram", "--resume", str(tmp_path)])
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert exit_info.value.code == 2 and "unknown glimpse env" in capsys.readouterr().err
+    assert not (tmp_path / "ran").exists()
+
+
+def test_collect_into_an_existing_run_refuses_config_flags(tmp_path, capsys):
+    from rnnagents.common.run_dir import start_run_dir
+
+    start_run_dir(tmp_path, WM_PRESETS["smoke"].as_dict(), "worldmodel")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["collect", "--run-dir", str(tmp_path), "--collect-episodes", "7"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--collect-episodes cannot change an existing run" in err
+
+
+def test_ctrl_c_outside_a_checkpointed_loop_exits_130_in_one_line(monkeypatch, capsys):
+    import rnnagents.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, ("watch", None), interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["watch", "some-run"])
+    assert exit_info.value.code == 130 and "stopped by Ctrl-C" in capsys.readouterr().err

@@ -56,10 +56,24 @@ def test_a_killed_holder_does_not_block_the_next_run(tmp_path):
 
 
 def test_a_run_that_fails_before_training_leaves_no_run_behind(tmp_path):
-    with pytest.raises(ValueError, match="Nope"):
-        run_ram(dataclasses.replace(TINY, env_id="rnnagents/Nope-v0"), tmp_path, progress=False)
-    assert not (tmp_path / CONFIG_FILE).exists()
-    run_ram(TINY, tmp_path, progress=False)  # the fixed command is not told "already a run"
+    with pytest.raises(ValueError, match="nope: missing train-images-idx3-ubyte"):
+        run_ram(dataclasses.replace(TINY, data_dir=str(tmp_path / "nope")), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # not even an empty folder
+    run_ram(TINY, tmp_path / "run", progress=False)  # the fixed command is not told "a run"
+
+
+def test_eval_waits_for_no_one_but_refuses_a_run_being_trained(tmp_path, capsys):
+    from rnnagents.cli import main
+
+    run_ram(TINY, tmp_path, progress=False)
+    with locked(tmp_path):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["eval", "ram", str(tmp_path), "--episodes", "10"])
+    assert exit_info.value.code == 1 and "in use by process" in capsys.readouterr().err
+    main(["eval", "ram", str(tmp_path), "--episodes", "10"])  # free again
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "ram", str(tmp_path / "missing")])
+    assert exit_info.value.code == 1 and not (tmp_path / "missing").exists()
 
 
 def test_a_resume_is_the_same_run_or_refused(tmp_path):

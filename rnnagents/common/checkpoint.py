@@ -102,6 +102,14 @@ def load_checkpoint(
     return payload
 
 
+def load_weights(model: torch.nn.Module, state: dict, path: str | os.PathLike) -> None:
+    """``model.load_state_dict(state)``, a mismatch named as the checkpoint ``path``'s fault."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:  # missing, unexpected or mis-shaped tensors
+        raise CheckpointError(f"{path} does not fit the model its config describes: {err}") from err
+
+
 def _check_config(
     path: Path, saved: dict, expected: dict, compare_keys: Iterable[str] | None
 ) -> None:

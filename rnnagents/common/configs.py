@@ -50,11 +50,16 @@ def with_overrides(config: C, **overrides: Any) -> C:
 
 def from_dict(cls: type[C], data: dict) -> C:
     """Rebuild a config dataclass from its JSON dict, naming any field this version lacks."""
+    if not isinstance(data, dict):
+        raise ValueError(f"saved config is a {type(data).__name__}, not a {cls.__name__} object")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"saved config has field(s) {unknown} that {cls.__name__} does not know")
-    return cls(**data)
+    try:
+        return cls(**data)
+    except TypeError as err:  # a value of the wrong type, e.g. "epochs": "5"
+        raise ValueError(f"saved config does not fit {cls.__name__}: {err}") from err
 
 
 def check_bounds(
@@ -79,5 +84,10 @@ def check_bounds(
             value = getattr(config, name)
             if value is None:
                 continue
-            if not (ok(value) and math.isfinite(value) and value < MAX_VALUE):
-                raise ValueError(f"{name} ({flag_of(config, name)}) must be {text}, got {value}")
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a number, got {value!r}")
+            if not (ok(value) and value < MAX_VALUE and math.isfinite(value)):
+                raise ValueError(
+                    f"{name} ({flag_of(config, name)}) must be {text}, finite and below 2**63, "
+                    f"got {value}"
+                )

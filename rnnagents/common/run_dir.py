@@ -82,11 +82,16 @@ def read_run(run_dir: str | os.PathLike, kind: str, config_class: type[C]) -> C:
 
 
 @contextlib.contextmanager
-def locked(run_dir: str | os.PathLike) -> Iterator[Path]:
-    """Hold ``run_dir``'s lock (creating the folder) or raise :class:`RunDirInUse` naming the
-    process that holds it."""
+def locked(run_dir: str | os.PathLike, *, create: bool = True) -> Iterator[Path]:
+    """Hold ``run_dir``'s lock or raise :class:`RunDirInUse` naming the process that holds it.
+
+    ``create`` makes the folder (a new run); otherwise it must be a run directory already.
+    """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if create:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        read_run_config(run_dir)  # a clear error for a folder that holds no run
     fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

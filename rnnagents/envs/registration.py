@@ -51,3 +51,12 @@ def describe_envs() -> dict[str, str]:
     """One line per registered rnnagents id, for ``rnnagents env list``."""
     glimpse = {env_id: text for env_id, (text, _) in GLIMPSE_PRESETS.items()}
     return {**glimpse, DREAM_ID: DREAM_TEXT}
+
+
+def is_glimpse_id(env_id: str) -> bool:
+    """A registered id made by the glimpse env (the presets, or ids registered like them).
+
+    Checked without ``gym.make``: a saved config's id is data, and ``gym.make("module:Env")``
+    would import that module.
+    """
+    return env_id in gym.registry and gym.registry[env_id].entry_point == ENTRY

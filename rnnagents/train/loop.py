@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rnnagents.common.checkpoint import load_checkpoint, save_checkpoint
+from rnnagents.common.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rnnagents.common.interrupt import StopRequest
 from rnnagents.common.seeding import derive_seed
 
@@ -63,9 +63,10 @@ class EpochTask(Protocol):
     def train_batch(self, item: Any) -> dict[str, float]:
         """One optimizer step; its metrics (``loss`` among them), summed over the epoch."""
 
-    def end_epoch(self, epoch: int, stats: EpochStats) -> dict[str, float]:
-        """Epoch ``epoch`` (1-based) is trained: update what the checkpoint must hold (LR
-        schedule, best score) and return the epoch's metrics."""
+    def end_epoch(self, epoch: int, step: int, stats: EpochStats) -> dict[str, float]:
+        """Epoch ``epoch`` (1-based) is trained, ``step`` optimizer steps in all: update what
+        the checkpoint must hold (LR schedule, best score, a best-model file) and return the
+        epoch's metrics."""
 
     def after_checkpoint(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         """Log the epoch's metrics and media; runs once its checkpoint is safe."""
@@ -94,7 +95,10 @@ def load_position(
     ckpt = load_checkpoint(
         path, expected_kind=kind, expected_config=config, compare_keys=compare_keys
     )
-    task.load_state_dict(ckpt)
+    try:
+        task.load_state_dict(ckpt)
+    except (RuntimeError, KeyError, ValueError) as err:  # tensors or entries that do not fit
+        raise CheckpointError(f"{path} does not fit this run's model: {err}") from err
     stats = EpochStats(**ckpt["stats"])
     return Position(ckpt["epoch"], ckpt["batch"], ckpt["step"], stats)
 
@@ -170,7 +174,7 @@ def train_epochs(
                 bar.update()
                 bar.set_postfix(task.postfix(position.stats))
             bar.close()
-            metrics = task.end_epoch(epoch + 1, position.stats)
+            metrics = task.end_epoch(epoch + 1, position.step, position.stats)
             position = Position(epoch + 1, 0, position.step)
             save()
             task.after_checkpoint(position.epoch, position.step, metrics)

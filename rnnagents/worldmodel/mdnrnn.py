@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnagents.common.checkpoint import load_checkpoint
+from rnnagents.common.checkpoint import load_checkpoint, load_weights
 from rnnagents.envs.carracing import OFF_PLAYFIELD_REWARD
 from rnnagents.worldmodel.config import MDN_KEYS, WorldModelConfig
 
@@ -247,7 +247,7 @@ def load_mdnrnn(
         path, expected_kind=KIND, expected_config=config.as_dict(), compare_keys=MDN_KEYS
     )
     model = build_mdnrnn(config).to(device)
-    model.load_state_dict(ckpt["model"])
+    load_weights(model, ckpt["model"], path)
     return model.eval()
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnagents.common.checkpoint import load_checkpoint
+from rnnagents.common.checkpoint import load_checkpoint, load_weights
 from rnnagents.worldmodel.config import VAE_KEYS, WorldModelConfig
 
 KIND = "vae"
@@ -100,5 +100,5 @@ def load_vae(
         path, expected_kind=KIND, expected_config=config.as_dict(), compare_keys=VAE_KEYS
     )
     vae = ConvVAE(config.z_dim).to(device)
-    vae.load_state_dict(ckpt["model"])
+    load_weights(vae, ckpt["model"], path)
     return vae.eval()

@@ -6,21 +6,14 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-import gymnasium as gym
-
 from rnnagents.common.configs import check_bounds, option
 from rnnagents.envs.carracing import ENV_ID as CARRACING_ID
 from rnnagents.envs.carracing import check_train_seeds
-from rnnagents.envs.registration import ENTRY
+from rnnagents.envs.registration import is_glimpse_id
 
 AGENT = "ppo"
 DREAM_PREFIX = "dream:"
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
-
-
-def is_glimpse_id(env_id: str) -> bool:
-    """A registered id made by the glimpse env (the presets, or ids registered like them)."""
-    return env_id in gym.registry and gym.registry[env_id].entry_point == ENTRY
 
 
 @dataclass(frozen=True)

@@ -166,13 +166,16 @@ def evaluate_run(
         raise ValueError("--episodes must be >= 1")
     config = trained_ppo_config(run_dir)
     if is_glimpse_id(config.env_id):
-        if workers is not None:
-            raise ValueError("--workers applies to CarRacing and dream runs, not glimpse runs")
+        if workers is not None or backend != "process" or ray_address is not None:
+            raise ValueError(
+                "--workers, --backend and --ray-address apply to CarRacing and dream runs, "
+                "not glimpse runs"
+            )
         model, config = load_ppo(run_dir, device)
         report = evaluate_ppo_glimpse(model, config, split or "test", episodes or 1000)
         write_json(Path(run_dir) / EVAL_FILE, report)
         return report
     if split is not None:
         raise ValueError("--split applies to glimpse runs; this run is scored on unseen tracks")
-    with make_executor(workers or 1, backend, ray_address) as executor:
+    with make_executor(1 if workers is None else workers, backend, ray_address) as executor:
         return evaluate_ppo_real(run_dir, episodes or 100, executor)

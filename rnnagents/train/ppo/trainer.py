@@ -24,7 +24,7 @@ from stable_baselines3.common.preprocessing import is_image_space
 
 from rnnagents.common.device import resolve_device
 from rnnagents.common.files import atomic_path
-from rnnagents.common.run_dir import locked, read_run, start_run_dir
+from rnnagents.common.run_dir import CONFIG_FILE, locked, read_run, start_run_dir
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.train.ppo.config import AGENT, PPORunConfig
 from rnnagents.train.ppo.envs import make_train_env, run_spaces
@@ -62,10 +62,15 @@ def train_ppo(
 ) -> Path:
     """Train a new run in ``run_dir``; it ends holding ``config.json``, ``metrics.jsonl`` and
     ``model.zip`` (SB3's own format, loaded by :func:`load_ppo`, written atomically)."""
-    device = resolve_device(config.device)  # a clear error before anything is made
-    with locked(run_dir) as run_dir:
-        env = make_train_env(config)
-        try:
+    device = resolve_device(config.device)  # clear errors before anything is written
+    env = make_train_env(config)
+    try:
+        with locked(run_dir) as run_dir:
+            if (run_dir / CONFIG_FILE).exists() and not (run_dir / MODEL_FILE).exists():
+                raise FileExistsError(
+                    f"{run_dir} holds a PPO run that never finished (no {MODEL_FILE}); PPO runs "
+                    "do not resume: remove that folder or choose another --run-dir"
+                )
             start_run_dir(run_dir, config.as_dict(), AGENT)
             sizes = {"n_steps": config.n_steps, "batch_size": config.batch_size}
             model = algorithm(config.recurrent)(
@@ -89,8 +94,8 @@ def train_ppo(
                 with atomic_path(run_dir / MODEL_FILE, suffix=".zip") as tmp_name:
                     model.save(tmp_name)
                 logger.log_artifact(run_dir / MODEL_FILE, name="ppo-model")
-        finally:
-            env.close()
+    finally:
+        env.close()
     return run_dir
 
 

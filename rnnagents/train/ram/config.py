@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rnnagents.agents.ram_config import CORES, RAMModelConfig
 from rnnagents.common.configs import check_bounds, option
+from rnnagents.envs.registration import is_glimpse_id
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class RAMRunConfig:
     device: str = option("auto", "auto (CUDA when available), cpu or cuda[:N]")
 
     def __post_init__(self) -> None:
+        if not is_glimpse_id(self.env_id):
+            raise ValueError(
+                f"unknown glimpse env {self.env_id!r} (`rnnagents env list` shows the registered "
+                "ids; an id registered only inside another program is unknown here)"
+            )
         check_bounds(
             self,
             at_least_one=("n_glimpses", "batch_size", "batches_per_epoch", "epochs",

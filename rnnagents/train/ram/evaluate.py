@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from rnnagents.agents.ram import RecurrentAttentionModel
-from rnnagents.common.checkpoint import load_checkpoint
+from rnnagents.common.checkpoint import load_checkpoint, load_weights
 from rnnagents.common.device import resolve_device
 from rnnagents.common.files import write_json
 from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, read_run
@@ -43,6 +43,7 @@ def evaluate_ram(
     if episodes is None:
         probe = make_glimpse_vec_env(config.env_id, 1, split, **config.env_kwargs())
         episodes = len(probe.unwrapped.task.images)
+        probe.close()
     batch = min(batch_size, episodes)
     envs = make_glimpse_vec_env(config.env_id, batch * samples, split, **config.env_kwargs())
     model.eval()
@@ -76,10 +77,7 @@ def load_ram(run_dir: str | Path, device: torch.device, best: bool = True):
     envs = make_glimpse_vec_env(config.env_id, 1, "test", **config.env_kwargs())
     model = RecurrentAttentionModel(config.model_config(glimpse_pixels(envs))).to(device)
     envs.close()
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise ValueError(f"{path} does not fit the model its config describes: {err}") from err
+    load_weights(model, ckpt["model"], path)
     return model.eval(), config
 
 

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rnnagents.agents.ram import RecurrentAttentionModel, ram_loss
-from rnnagents.common.checkpoint import load_checkpoint
+from rnnagents.common.checkpoint import load_checkpoint, load_weights
 from rnnagents.common.device import resolve_device
 from rnnagents.common.files import write_json
 from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, locked, read_run, start_run_dir
@@ -130,14 +130,19 @@ class RAMTrainer:
             "train/images_per_s": images / max(stats.seconds, 1e-9),
         }
 
-    def end_epoch(self, epoch: int, stats: EpochStats) -> dict[str, float]:
+    def end_epoch(self, epoch: int, step: int, stats: EpochStats) -> dict[str, float]:
         c = self.config
         self.scheduler.step()
         valid = evaluate_ram(self.model, c, "validation", c.valid_episodes, self.device)
-        self.improved = valid["error"] < self.best_valid_error
-        if self.improved:
-            self.best_valid_error = valid["error"]
         self.epoch = epoch
+        if valid["error"] < self.best_valid_error:
+            # Before the epoch's checkpoint: a kill in between replays the epoch, and with it
+            # this file, instead of resuming past an improvement that was never saved.
+            self.best_valid_error = valid["error"]
+            position = Position(epoch, 0, step)
+            save_position(
+                self.run_dir / BEST_FILE, self, kind=KIND, config=c.as_dict(), position=position
+            )
         return {
             **self._train_metrics(stats),
             "valid/error": valid["error"],
@@ -147,11 +152,6 @@ class RAMTrainer:
 
     def after_checkpoint(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
         c = self.config
-        if self.improved:
-            position = Position(epoch, 0, step)
-            save_position(
-                self.run_dir / BEST_FILE, self, kind=KIND, config=c.as_dict(), position=position
-            )
         if self.logger is not None:
             self.logger.log(metrics, step=epoch)
         tqdm.write(
@@ -196,7 +196,7 @@ def finish_ram_run(
 ) -> dict:
     """Test-split evaluation of the best-on-validation weights; written to eval.json."""
     best = load_checkpoint(trainer.run_dir / BEST_FILE, expected_kind=KIND)
-    trainer.model.load_state_dict(best["model"])
+    load_weights(trainer.model, best["model"], trainer.run_dir / BEST_FILE)
     report = evaluate_ram(trainer.model, trainer.config, "test", test_episodes, trainer.device)
     report["best_epoch_valid_error"] = best["best_valid_error"]
     write_json(trainer.run_dir / EVAL_FILE, report)
@@ -226,13 +226,16 @@ def run_ram(
 ) -> dict | None:
     """Train (or continue) a RAM run; returns the test report, or None when stopped early."""
     run_dir = Path(run_dir)
-    with locked(run_dir):
-        # The trainer first: a bad env, data folder or device fails before the run exists.
-        trainer = RAMTrainer(config, run_dir, wandb=wandb, progress=progress)
-        if resume and (run_dir / CHECKPOINT_FILE).exists():
-            trainer.restore()  # refuses another run's checkpoint before anything is written
-        start_run_dir(run_dir, config.as_dict(), KIND, resume=resume)
-        return _train_and_test(trainer, run_dir, wandb)
+    # The trainer first: a bad env, data folder or device fails before the run's folder exists.
+    trainer = RAMTrainer(config, run_dir, wandb=wandb, progress=progress)
+    try:
+        with locked(run_dir):
+            if resume and (run_dir / CHECKPOINT_FILE).exists():
+                trainer.restore()  # refuses another run's checkpoint before anything is written
+            start_run_dir(run_dir, config.as_dict(), KIND, resume=resume)
+            return _train_and_test(trainer, run_dir, wandb)
+    finally:
+        trainer.envs.close()
 
 
 def _train_and_test(trainer: RAMTrainer, run_dir: Path, wandb: bool) -> dict | None:

@@ -186,9 +186,9 @@ def train_controller(
             metrics.update({"real/mean": real, "dream/checked_mean": float(dream_score)})
             if picked is None or real >= picked[0]:
                 picked = (real, mean)
-        logger.log(metrics, step=generation)
-        atomic_write_bytes(es_path, es.pickle_dumps())
         kept = picked[1] if pick_by_real and picked is not None else mean
+        # The controller first, the ES state second, the metrics line last: a kill between
+        # any two replays this generation (the same search) rather than skipping it.
         save_checkpoint(
             run_dir / CONTROLLER_FILE,
             {
@@ -199,6 +199,8 @@ def train_controller(
                 **({} if picked is None else _picked_entries(picked)),
             },
         )
+        atomic_write_bytes(es_path, es.pickle_dumps())
+        logger.log(metrics, step=generation)
     kept = picked[1] if pick_by_real and picked is not None else es.result.xfavorite
     return np.asarray(kept, dtype=np.float32)
 

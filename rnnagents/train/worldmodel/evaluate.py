@@ -79,6 +79,6 @@ def evaluate_run(
 ) -> dict:
     """Score a world-model run on ``episodes`` unseen tracks with ``workers`` processes
     (default: the run's own) or Ray, baselines included unless told otherwise; eval.json."""
-    workers = workers or run_config(run_dir).workers
+    workers = run_config(run_dir).workers if workers is None else workers
     with make_executor(workers, backend, ray_address) as executor:
         return evaluate_worldmodel(run_dir, episodes, executor, baselines=baselines)

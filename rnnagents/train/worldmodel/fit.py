@@ -54,7 +54,7 @@ class _NetworkTask:
     def postfix(self, stats: EpochStats) -> dict[str, str]:
         return {"loss": f"{stats.means()['loss']:.3f}"}
 
-    def end_epoch(self, epoch: int, stats: EpochStats) -> dict[str, float]:
+    def end_epoch(self, epoch: int, step: int, stats: EpochStats) -> dict[str, float]:
         p = self.prefix
         metrics = {f"{p}/{key}": value for key, value in stats.means().items() if key != self.count}
         rate = stats.sums.get(self.count, 0.0) / max(stats.seconds, 1e-9)
@@ -155,8 +155,8 @@ class _MDNRNNTask(_NetworkTask):
             "steps": float(arrays["mask"].sum()),
         }
 
-    def end_epoch(self, epoch: int, stats: EpochStats) -> dict[str, float]:
-        metrics = super().end_epoch(epoch, stats)
+    def end_epoch(self, epoch: int, step: int, stats: EpochStats) -> dict[str, float]:
+        metrics = super().end_epoch(epoch, step, stats)
         if self.heldout:
             held = heldout_metrics(self.model, self.heldout, self.config.dream_reward, self.device)
             metrics.update({f"{self.prefix}/{key}": value for key, value in held.items()})

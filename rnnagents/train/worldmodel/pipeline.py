@@ -15,6 +15,7 @@ pipeline picks up where it stopped and a half-written output is never taken as c
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -96,13 +97,26 @@ class Pipeline:
         try:
             summary = (method(int(iteration)) if iteration else method()) or {}
         except ShardError as err:  # a shard damaged after the stage that wrote it was done
-            raise ShardError(
-                f"{err}. `rnnagents collect --run-dir {self.run_dir}` collects damaged episodes "
-                f"again; then resume with `rnnagents train worldmodel --resume {self.run_dir}`"
-            ) from err
+            raise ShardError(f"{err}. {self.shard_fix(str(err))}") from err
         summary["seconds"] = round(time.perf_counter() - start, 1)
         run_files.mark_stage_done(self.run_dir, stage, summary)
         print(f"[{stage}] done in {summary['seconds']} s")
+
+    def shard_fix(self, error: str) -> str:
+        """What to run about a damaged shard, named in ``error``'s path."""
+        resume = f"then `rnnagents train worldmodel --resume {self.run_dir}`"
+        if f"/{run_files.LATENTS}/" in error:
+            return (
+                f"Delete that file and {self.run_dir}/{run_files.STAGES}/encode*.json (encode "
+                f"writes it again from its frames), {resume}"
+            )
+        seed = re.search(r"episode_(\d+)", error)
+        if seed and int(seed.group(1)) < self.config.collect_episodes:  # a first-round episode
+            return f"`rnnagents collect --run-dir {self.run_dir}` collects it again, {resume}"
+        return (
+            f"Delete that file and the markers of its iteration round and the rounds after it "
+            f"in {self.run_dir}/{run_files.STAGES}/, {resume}"
+        )
 
     def run_all(self) -> None:
         for stage in pipeline_stages(self.config):
@@ -272,7 +286,11 @@ def open_pipeline(
     resolve_device(config.device)  # a bad device or backend fails before a new run exists
     executor = make_executor(config.workers, backend, ray_address)
     if new:
-        start_run_dir(run_dir, config.as_dict(), AGENT)
+        try:
+            start_run_dir(run_dir, config.as_dict(), AGENT)
+        except BaseException:
+            executor.close()
+            raise
     logger = RunLogger(
         run_dir,
         config.as_dict(),
