@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     ram = train_sub.add_parser(
         "ram", parents=[p["run"]], help="Recurrent Attention Model on a glimpse env"
     )
-    _add_preset(ram, "ram", "smoke: seconds; default; paper")
+    _add_preset(ram, "ram", "smoke: seconds; demo: a learned agent in a minute; default; paper")
     ram.add_argument(
         "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR (--epochs may grow)"
     )
