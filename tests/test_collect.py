@@ -160,3 +160,19 @@ def test_collect_mixes_follower_and_brownian_episodes_as_asked(tmp_path):
     summary = collect(tmp_path, 2, 120, [5, 6], SerialExecutor(), False, follow_fraction=0.5)
     brownian, follower = summary["episodes"]
     assert follower["return"] > brownian["return"] + 5  # the follower reaches tiles early on
+
+
+def test_a_score_journal_keeps_finished_episodes_of_the_same_evaluation_only(tmp_path):
+    from rnnagents.train.real_game import ScoreJournal
+
+    path = tmp_path / "progress.jsonl"
+    journal = ScoreJournal(path, key="controller-a")
+    journal.record("agent", 1_000_000, 12.5)
+    journal.record("random", 1_000_000, -3.0)
+    with path.open("a") as file:
+        file.write('{"policy": "agent", "tr')  # a line cut by a crash
+    again = ScoreJournal(path, key="controller-a")
+    assert again.results == {("agent", 1_000_000): 12.5, ("random", 1_000_000): -3.0}
+    again.record("agent", 1_000_001, 7.0)  # appended after the dropped fragment, not onto it
+    assert ScoreJournal(path, key="controller-a").results[("agent", 1_000_001)] == 7.0
+    assert ScoreJournal(path, key="controller-b").results == {}  # another controller: discarded

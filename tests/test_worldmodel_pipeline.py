@@ -152,3 +152,37 @@ def test_a_shard_damaged_after_collection_names_the_command_that_recollects_it(
         assert len(read_shard(damaged)["actions"]) > 0
         pipeline.run_stage("vae", force=True)
     assert (run_dir / run_files.VAE).exists()
+
+
+class _StopAfter:
+    """A serial executor that dies (Ctrl-C) after ``episodes`` episodes, like a cut-short eval."""
+
+    def __init__(self, episodes: int) -> None:
+        self.left, self.played = episodes, []
+
+    def completed(self, fn, items):
+        for index, item in enumerate(items):
+            if self.left == 0:
+                raise KeyboardInterrupt
+            self.left -= 1
+            self.played.append(item.track_seed)
+            yield index, fn(item)
+
+
+def test_a_cut_short_evaluation_continues_where_it_stopped(finished_run, tmp_path):
+    from rnnagents.common.executor import SerialExecutor
+    from rnnagents.train.real_game import PROGRESS_FILE
+    from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    straight = evaluate_worldmodel(run_dir, 3, SerialExecutor(), baselines=False)
+    cut = _StopAfter(2)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_worldmodel(run_dir, 3, cut, baselines=False)
+    assert (run_dir / PROGRESS_FILE).exists()
+    rest = _StopAfter(10)
+    resumed = evaluate_worldmodel(run_dir, 3, rest, baselines=False)
+    assert rest.played == [cut.played[-1] + 1]  # only the episode the cut left unplayed
+    assert resumed["returns"] == straight["returns"]
+    assert not (run_dir / PROGRESS_FILE).exists()  # the report holds it all

@@ -10,18 +10,23 @@ a class, or a frozen dataclass such as ``ControllerFactory``), since workers are
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 from rnnagents.agents.exploration import Policy
 from rnnagents.common.executor import Executor
+from rnnagents.common.files import atomic_file
 from rnnagents.envs.carracing import drive, make_carracing
 
 PolicyFactory = Callable[[np.random.Generator], Policy]
 EnvFactory = Callable[[], gym.Env]
+PROGRESS_FILE = "eval_progress.jsonl"  # a run's evaluation under way: its finished episodes
 POLICY_SEED = 7  # random policies draw from (POLICY_SEED, track seed): same track, same actions
 
 
@@ -46,13 +51,61 @@ def real_episode_return(task: RealEpisode) -> float:
         env.close()
 
 
+class ScoreJournal:
+    """Every finished episode of an evaluation, one JSON line each, so a cut-short evaluation
+    resumes instead of starting over.
+
+    The first line holds ``key``, a digest of what is evaluated (controller weights, the world
+    model's files, episode length): a journal of anything else is discarded, never mixed in.
+    A line cut short by a crash is dropped. Delete the journal once the report is written.
+    """
+
+    def __init__(self, path: str | os.PathLike, key: str) -> None:
+        self.path = Path(path)
+        self.results: dict[tuple[str, int], float] = {}
+        data = self.path.read_bytes() if self.path.exists() else b""
+        if data and not data.endswith(b"\n"):  # a line cut by a crash: later lines follow it
+            data = data[: data.rfind(b"\n") + 1]
+            with atomic_file(self.path) as file:
+                file.write(data)
+        lines = data.decode().split("\n")[:-1]
+        if lines and json.loads(lines[0]).get("key") == key:
+            for line in lines[1:]:
+                entry = json.loads(line)
+                self.results[(entry["policy"], entry["track"])] = entry["return"]
+        else:
+            with atomic_file(self.path) as file:
+                file.write((json.dumps({"key": key}) + "\n").encode())
+
+    def record(self, policy: str, track: int, episode_return: float) -> None:
+        self.results[(policy, track)] = episode_return
+        with self.path.open("a") as file:
+            file.write(json.dumps({"policy": policy, "track": track, "return": episode_return}))
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+
 def score_real(
     executor: Executor,
     make_policy: PolicyFactory,
     track_seeds: list[int],
     max_steps: int,
     make_env: EnvFactory = make_carracing,
+    journal: ScoreJournal | None = None,
+    name: str = "agent",
 ) -> list[float]:
-    """Returns of the policy on each track, played in parallel through ``executor``."""
-    tasks = [RealEpisode(make_policy, make_env, seed, max_steps) for seed in track_seeds]
-    return executor.map(real_episode_return, tasks)
+    """Returns of the policy on each track, played in parallel through ``executor``.
+
+    With a ``journal``, episodes it already holds for ``name`` are not played again and every
+    new one is recorded there as soon as it finishes.
+    """
+    done = {} if journal is None else journal.results
+    todo = [seed for seed in track_seeds if (name, seed) not in done]
+    tasks = [RealEpisode(make_policy, make_env, seed, max_steps) for seed in todo]
+    returns = {seed: done[(name, seed)] for seed in track_seeds if (name, seed) in done}
+    for index, episode_return in executor.completed(real_episode_return, tasks):
+        returns[todo[index]] = episode_return
+        if journal is not None:
+            journal.record(name, todo[index], episode_return)
+    return [returns[seed] for seed in track_seeds]

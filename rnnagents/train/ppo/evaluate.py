@@ -10,6 +10,7 @@ compare. Either report goes to ``RUN_DIR/eval.json``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from rnnagents.envs.glimpse_task import EVAL_SEED
 from rnnagents.train.ppo.config import PPORunConfig, is_glimpse_id
 from rnnagents.train.ppo.envs import glimpse_vec_env
 from rnnagents.train.ppo.trainer import MODEL_FILE, load_ppo, trained_ppo_config
-from rnnagents.train.real_game import score_real
+from rnnagents.train.real_game import PROGRESS_FILE, ScoreJournal, score_real
 from rnnagents.worldmodel.policy import WorldModelPolicy, cached_world_model
 from rnnagents.worldmodel.run_files import run_config
 
@@ -139,7 +140,11 @@ def evaluate_ppo_real(
     max_steps = max_steps or full_episode_steps(config)
     seeds = eval_track_seeds(episodes)
     make_env = make_carracing_eval_env if config.env_id == CARRACING_ID else make_carracing
-    returns = score_real(executor, PPOFactory(str(run_dir)), seeds, max_steps, make_env)
+    model_digest = hashlib.sha1((Path(run_dir) / MODEL_FILE).read_bytes())
+    model_digest.update(str(max_steps).encode())
+    journal = ScoreJournal(Path(run_dir) / PROGRESS_FILE, model_digest.hexdigest())
+    factory = PPOFactory(str(run_dir))
+    returns = score_real(executor, factory, seeds, max_steps, make_env, journal=journal)
     report = {
         "agent": "ppo",
         "env_id": config.env_id,
@@ -148,6 +153,7 @@ def evaluate_ppo_real(
         **summarize(returns),
     }
     write_json(Path(run_dir) / EVAL_FILE, report)
+    journal.path.unlink()  # the report holds it all now
     return report
 
 

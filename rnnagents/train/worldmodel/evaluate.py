@@ -5,10 +5,14 @@ the dream-trained controller, a uniformly random policy, the exploration policy 
 the data, and the same controller with random weights (drawn like CMA-ES's first generation).
 The controller's mean return in the dream is reported too: the dream/real gap is the key
 diagnostic of a world model.
+
+Every finished episode goes to ``eval_progress.jsonl`` at once, so an evaluation cut short (a
+100-track one takes tens of minutes) continues where it stopped when run again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +24,9 @@ from rnnagents.common.executor import Executor, make_executor
 from rnnagents.common.files import write_json
 from rnnagents.common.stats import EVAL_FILE, summarize
 from rnnagents.envs.carracing import eval_track_seeds
-from rnnagents.train.real_game import score_real
+from rnnagents.train.real_game import PROGRESS_FILE, ScoreJournal, score_real
 from rnnagents.train.worldmodel.cmaes import INITIAL_SIGMA, dream_returns
+from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.policy import ControllerFactory
 from rnnagents.worldmodel.run_files import load_controller_params, load_dream_parts, run_config
@@ -42,7 +47,10 @@ def evaluate_worldmodel(
     max_steps = max_steps or config.collect_max_steps
     seeds = eval_track_seeds(episodes)
     params = load_controller_params(run_dir)
-    controller = score_real(executor, ControllerFactory.of(run_dir, params), seeds, max_steps)
+    journal = ScoreJournal(run_dir / PROGRESS_FILE, _evaluation_key(run_dir, params, max_steps))
+    controller = score_real(
+        executor, ControllerFactory.of(run_dir, params), seeds, max_steps, journal=journal
+    )
     report: dict = {
         "agent": "controller",
         "tracks": [seeds[0], seeds[-1]],
@@ -57,7 +65,9 @@ def evaluate_worldmodel(
             "exploration": BrownianPolicy,
         }
         report["baselines"] = {
-            name: summarize(score_real(executor, factory, seeds, max_steps))
+            name: summarize(
+                score_real(executor, factory, seeds, max_steps, journal=journal, name=name)
+            )
             for name, factory in factories.items()
         }
     _, mdnrnn, starts = load_dream_parts(run_dir)
@@ -65,7 +75,17 @@ def evaluate_worldmodel(
     dream = BatchedDream(mdnrnn, starts, config.dream_temperature, generator, config.dream_reward)
     report["dream"] = summarize(dream_returns(params[None], dream, episodes, max_steps)[0])
     write_json(run_dir / EVAL_FILE, report)
+    journal.path.unlink()  # the report holds it all now
     return report
+
+
+def _evaluation_key(run_dir: Path, params: np.ndarray, max_steps: int) -> str:
+    """What an evaluation's episodes depend on: C's weights, V's and M's files, the length."""
+    digest = hashlib.sha1(params.tobytes())
+    for name in (run_files.VAE, run_files.MDNRNN):
+        digest.update((run_dir / name).read_bytes())
+    digest.update(str(max_steps).encode())
+    return digest.hexdigest()
 
 
 def evaluate_run(
