@@ -292,3 +292,17 @@ def test_event_heads_start_at_the_base_rates_of_their_events(tmp_path, latent_di
     p_end = torch.sigmoid(task.model.done_head.bias).item()
     assert p_tile == pytest.approx(min(max(stats.tile_rate, 1e-5), 0.5), rel=1e-4)
     assert p_end == pytest.approx(max(stats.end_rate, 1e-5), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("dream_reward", "sparse", "dream_reward must be one of"),
+        ("mdn_dropout", 1.0, "mdn_dropout must be in"),
+        ("collect_follow_fraction", 1.5, "collect_follow_fraction must be in"),
+        ("mdn_holdout_episodes", -1, "mdn_holdout_episodes must be >= 0"),
+    ],
+)
+def test_config_refuses_values_outside_the_new_fields_ranges(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        WorldModelConfig(**{field: value})
