@@ -13,7 +13,7 @@ from rnnagents.common.executor import SerialExecutor
 from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.envs.carracing import STEP_REWARD
 from rnnagents.train import loop
-from rnnagents.train.worldmodel.fit import measured_tile_reward, split_heldout, train_mdnrnn
+from rnnagents.train.worldmodel.fit import _MDNRNNTask, event_stats, split_heldout, train_mdnrnn
 from rnnagents.worldmodel.collect import collect
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.encode import encode_shards
@@ -262,12 +262,12 @@ def test_training_logs_heldout_errors_and_saves_the_measured_tile_reward(tmp_pat
     assert "mdnrnn/heldout/tile_p_on" in metrics[-1] and "mdnrnn/tile" in metrics[-1]
     first = list_shards(latent_dir)[:1]
     model = load_mdnrnn(tmp_path / "mdnrnn.pt", config)
-    assert model.tile_reward.item() == pytest.approx(measured_tile_reward(first))
+    assert model.tile_reward.item() == pytest.approx(event_stats(first).tile_reward)
     with pytest.raises(ValueError, match="hold out 2 of 2"):
         split_heldout(list_shards(latent_dir), 2)
 
 
-def test_measured_tile_reward_is_the_mean_paid_per_tile_step(tmp_path):
+def test_event_stats_measure_the_tile_reward_and_the_event_rates(tmp_path):
     episode = {
         "mu": np.zeros((4, 2), np.float32),
         "logvar": np.zeros((4, 2), np.float32),
@@ -278,4 +278,31 @@ def test_measured_tile_reward_is_the_mean_paid_per_tile_step(tmp_path):
         "vae_digest": "x",
     }
     path = write_shard(tmp_path, "episode", episode, LATENTS)
-    assert measured_tile_reward([path]) == pytest.approx(6.0)  # (4.0 + 8.0) / 2
+    stats = event_stats([path])
+    assert stats.tile_reward == pytest.approx(6.0)  # (4.0 + 8.0) / 2
+    assert (stats.tile_rate, stats.end_rate) == (0.5, 0.25)
+
+
+def test_event_heads_start_at_the_base_rates_of_their_events(tmp_path, latent_dir):
+    config = WorldModelConfig(**{**CONFIG.as_dict(), "mdn_epochs": 1})
+    with RunLogger(tmp_path, config.as_dict()) as logger:
+        task = _MDNRNNTask(list_shards(latent_dir), config, "cpu", logger, progress=False)
+    stats = event_stats(list_shards(latent_dir))
+    p_tile = torch.sigmoid(task.model.tile_head.bias).item()
+    p_end = torch.sigmoid(task.model.done_head.bias).item()
+    assert p_tile == pytest.approx(min(max(stats.tile_rate, 1e-5), 0.5), rel=1e-4)
+    assert p_end == pytest.approx(max(stats.end_rate, 1e-5), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("dream_reward", "sparse", "dream_reward must be one of"),
+        ("mdn_dropout", 1.0, "mdn_dropout must be in"),
+        ("collect_follow_fraction", 1.5, "collect_follow_fraction must be in"),
+        ("mdn_holdout_episodes", -1, "mdn_holdout_episodes must be >= 0"),
+    ],
+)
+def test_config_refuses_values_outside_the_new_fields_ranges(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        WorldModelConfig(**{field: value})

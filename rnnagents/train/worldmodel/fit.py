@@ -6,10 +6,11 @@ Both train through the one resumable epoch loop (``rnnagents.train.loop``): chec
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.common.video import tile_frames
-from rnnagents.envs.carracing import STEP_REWARD
+from rnnagents.envs.carracing import OFF_PLAYFIELD_REWARD, STEP_REWARD
 from rnnagents.train.loop import EpochStats, train_epochs
 from rnnagents.worldmodel import mdnrnn as memory
 from rnnagents.worldmodel import vae as vision
@@ -128,7 +129,11 @@ class _MDNRNNTask(_NetworkTask):
         )
         self.shards, self.heldout = split_heldout(shards, config.mdn_holdout_episodes)
         self.config, self.device = config, device
-        model.tile_reward.fill_(measured_tile_reward(self.shards))
+        events = event_stats(self.shards)
+        model.tile_reward.fill_(events.tile_reward)
+        with torch.no_grad():  # heads start at the events' base rates; see event_stats
+            model.tile_head.bias.fill_(_logit(events.tile_rate))
+            model.done_head.bias.fill_(_logit(events.end_rate))
 
     def batches(self, rng: np.random.Generator) -> Iterator[dict[str, np.ndarray]]:
         c = self.config
@@ -170,17 +175,37 @@ def split_heldout(shards: list[Path], heldout: int) -> tuple[list[Path], list[Pa
     return shards[: len(shards) - heldout], shards[len(shards) - heldout :]
 
 
-def measured_tile_reward(shards: list[Path]) -> float:
-    """Mean reward of one new tile in these episodes (CarRacing: 1000 / tiles of the track).
+class EventStats(NamedTuple):
+    tile_reward: float  # mean reward of a step that reaches new tiles, less the step's -0.1
+    tile_rate: float  # fraction of steps that reach a new tile
+    end_rate: float  # fraction of steps that leave the playfield
 
-    A step with new tiles pays -0.1 plus the tiles' reward; steps with two tiles count twice,
-    which is what the tile head's "a new tile this step" then stands for on average.
+
+def event_stats(shards: list[Path]) -> EventStats:
+    """CarRacing's reward events in these episodes: what a new tile pays and how often each
+    event happens.
+
+    A step with new tiles pays -0.1 plus the tiles' reward (1000 / tiles of the track each);
+    steps with two tiles count twice, which is what "a new tile this step" stands for on
+    average. The rates initialise the heads' biases: leaving the playfield happens on about one
+    step in 7000, and a head started at probability 1/2 was measured still predicting 1e-3 per
+    step (seven times the real rate) after M's 180 updates of the default preset, enough for the
+    dream's -100 per end to outweigh every tile (mean p_end * 100 = 0.1 per step).
     """
-    paid = [read_shard(path, LATENTS)["rewards"] for path in shards]
-    tile_steps = np.concatenate([rewards[rewards > 0] for rewards in paid])
-    if not len(tile_steps):
-        return 1000.0 / 300.0  # no tile seen: a typical track's ~300 tiles
-    return float(np.mean(tile_steps - STEP_REWARD))
+    rewards, ends = [], []
+    for path in shards:
+        shard = read_shard(path, LATENTS)
+        rewards.append(shard["rewards"])
+        ends.append(shard["terminations"] & (shard["rewards"] <= OFF_PLAYFIELD_REWARD))
+    rewards, ends = np.concatenate(rewards), np.concatenate(ends)
+    paid = rewards[rewards > 0] - STEP_REWARD
+    tile_reward = float(paid.mean()) if len(paid) else 1000.0 / 300.0  # a typical track's tiles
+    return EventStats(tile_reward, float(np.mean(rewards > 0)), float(ends.mean()))
+
+
+def _logit(rate: float) -> float:
+    rate = min(max(rate, 1e-5), 0.5)  # no event seen: rare, not impossible
+    return math.log(rate / (1.0 - rate))
 
 
 def _fit(task_class, source, out_path, config: WorldModelConfig, device, logger, progress) -> bool:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The World Models `default` preset end to end from scratch: train (collect, V, M, C in the
+# dream with real checks on training tracks), then score the controller on unseen tracks.
+# Usage: bash benchmarks/worldmodel_default.sh [RUN_DIR]   (SEED, EPISODES, WORKERS)
+# Last line: RESULT real_mean=... real_std=... frames=... minutes=...  (frames: collection plus
+# an upper bound on the real checks, real_check_episodes x collect_max_steps per check).
+set -euo pipefail
+run=${1:-runs/worldmodel-default-seed${SEED:-0}}
+start=$(date +%s)
+rnnagents --threads 1 train worldmodel --preset default --seed "${SEED:-0}" \
+  --workers "${WORKERS:-2}" --eval-episodes 2 --no-progress --run-dir "$run"
+minutes=$(( ($(date +%s) - start) / 60 ))
+rnnagents --threads 1 eval worldmodel "$run" --episodes "${EPISODES:-100}" \
+  --workers "${WORKERS:-2}" --no-baselines
+python - "$run" "$minutes" <<'PY'
+import json, sys
+from pathlib import Path
+
+run, minutes = Path(sys.argv[1]), sys.argv[2]
+config = json.loads((run / "config.json").read_text())["config"]
+frames = sum(
+    json.loads(path.read_text())["total_steps"] for path in run.glob("rollouts/collect_summary*")
+)
+checks = sum(1 for line in open(run / "metrics.jsonl") if '"real/mean"' in line)
+frames += checks * config["real_check_episodes"] * config["collect_max_steps"]
+report = json.loads((run / "eval.json").read_text())
+print(f"RESULT real_mean={report['mean']:.1f} real_std={report['std']:.1f} "
+      f"frames={frames} minutes={minutes}")
+PY
