@@ -155,9 +155,10 @@ class RayExecutor(_ClosingExecutor):
     ``address=None`` starts a local instance with ``workers`` CPUs (shut down by ``close``);
     ``"auto"`` or ``"HOST:PORT"`` joins a cluster (``ray start --head`` ...) and leaves it
     running. Where this process has already called ``ray.init`` itself, that instance is used
-    as it is (``workers`` and ``address`` then change nothing). A worker that dies mid-task (killed, out of memory, its node lost) is retried by
-    Ray up to ``max_retries`` times; a task that raises fails the map with the item named, as
-    the process pool does. Workers import ``rnnagents``: it must be installed on every node.
+    as it is (``workers`` and ``address`` then change nothing). A worker that dies mid-task
+    (killed, out of memory, its node lost) is retried by Ray up to ``max_retries`` times; a
+    task that raises fails the map with the item named, as the process pool does. Workers
+    import ``rnnagents``: it must be installed on every node.
     """
 
     def __init__(self, workers: int, address: str | None = None, max_retries: int = 3) -> None:
