@@ -300,7 +300,11 @@ def test_event_heads_start_at_the_base_rates_of_their_events(tmp_path, latent_di
         ("dream_reward", "sparse", "dream_reward must be one of"),
         ("mdn_dropout", 1.0, "mdn_dropout must be in"),
         ("collect_follow_fraction", 1.5, "collect_follow_fraction must be in"),
-        ("mdn_holdout_episodes", -1, "mdn_holdout_episodes must be >= 0"),
+        (
+            "mdn_holdout_episodes",
+            -1,
+            r"mdn_holdout_episodes \(--mdn-holdout-episodes\) must be >= 0",
+        ),
     ],
 )
 def test_config_refuses_values_outside_the_new_fields_ranges(field, value, message):
