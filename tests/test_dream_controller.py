@@ -1,5 +1,6 @@
 """The dream (batched and as a Gymnasium env), the controller, and CMA-ES in the dream."""
 
+import pickle
 import warnings
 
 import gymnasium as gym
@@ -12,9 +13,15 @@ from rnnagents.agents.controller import BatchedController, n_params
 from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.envs.carracing import OFF_PLAYFIELD_REWARD, STEP_REWARD
 from rnnagents.train.worldmodel.cmaes import dream_returns, train_controller
+from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.mdnrnn import MDNRNN
-from rnnagents.worldmodel.policy import ControllerActor, WorldModelPolicy
+from rnnagents.worldmodel.policy import (
+    ControllerActor,
+    ControllerFactory,
+    WorldModelPolicy,
+    WorldModelWeights,
+)
 from rnnagents.worldmodel.run_files import load_controller_params
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
@@ -60,6 +67,24 @@ def test_world_model_policy_drives_with_the_controller_as_it_always_did(parts):
                 expected = controller.act(mu, state[0])
                 _, _, state = mdnrnn.step(mu, expected, state)
             np.testing.assert_array_equal(policy(frame), expected[0].numpy())
+
+
+def test_world_model_weights_travel_as_bytes_and_rebuild_the_same_policy(parts):
+    """What a worker gets instead of a run directory: V and M rebuilt from bytes act alike,
+    and the digest (the worker's cache key) tells weights apart."""
+    vae, mdnrnn, _ = parts
+    config = WorldModelConfig()
+    weights = WorldModelWeights.of(vae, mdnrnn, config)
+    shipped = pickle.loads(pickle.dumps(weights))
+    assert shipped == weights and hash(shipped) == hash(weights)
+    params = np.random.default_rng(0).normal(0, 0.5, n_params())
+    frames = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    here = WorldModelPolicy(vae, mdnrnn, ControllerActor(params))
+    there = ControllerFactory.of(shipped, params)()
+    for frame in frames:
+        np.testing.assert_array_equal(there(frame), here(frame))
+    other = MDNRNN().eval()
+    assert WorldModelWeights.of(vae, other, config).digest != weights.digest
 
 
 def test_batched_dream_is_seeded_and_done_is_sticky(parts):

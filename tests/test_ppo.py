@@ -18,6 +18,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env
 
 from rnnagents.cli import main
+from rnnagents.common.checkpoint import save_checkpoint
 from rnnagents.common.executor import SerialExecutor
 from rnnagents.common.run_dir import start_run_dir
 from rnnagents.common.run_logger import read_metrics
@@ -38,13 +39,14 @@ from rnnagents.train.ppo.evaluate import (
     PPOFactory,
     evaluate_ppo_glimpse,
     evaluate_ppo_real,
-    ppo_policy,
 )
 from rnnagents.train.ppo.trainer import load_ppo, train_ppo
 from rnnagents.train.ppo.watch import film as ppo_film
 from rnnagents.train.ram.rollout import make_glimpse_vec_env
 from rnnagents.train.real_game import score_real
+from rnnagents.worldmodel import mdnrnn as memory
 from rnnagents.worldmodel import run_files
+from rnnagents.worldmodel import vae as vision
 from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
 from rnnagents.worldmodel.mdnrnn import MDNRNN
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
@@ -266,13 +268,19 @@ def test_watch_films_a_glimpse_run_one_frame_per_glimpse(trained, tmp_path, monk
 @pytest.fixture(params=[False, True], ids=["ppo", "recurrent"])
 def dream_run(request, tiny_dream, tmp_path):
     """A PPO run trained a few steps in the tiny dream of a world-model run directory that
-    holds what scoring reads (its config, V's and M's file times). The dream never ends, so
-    episodes last as long as they are allowed to."""
+    holds what scoring reads (its config, V's and M's checkpoints, of the tiny dream's own
+    weights). The dream never ends, so episodes last as long as they are allowed to."""
     torch.nn.init.constant_(tiny_dream[1].done_head.bias, -10.0)
     world_model = tmp_path / "worldmodel"
-    start_run_dir(world_model, WM_PRESETS["smoke"].as_dict(), "worldmodel")
-    for name in (run_files.VAE, run_files.MDNRNN):
-        (world_model / name).touch()
+    wm_config = WM_PRESETS["smoke"].as_dict()
+    start_run_dir(world_model, wm_config, "worldmodel")
+    for name, kind, model in [
+        (run_files.VAE, vision.KIND, tiny_dream[0]),
+        (run_files.MDNRNN, memory.KIND, tiny_dream[1]),
+    ]:
+        save_checkpoint(
+            world_model / name, {"kind": kind, "config": wm_config, "model": model.state_dict()}
+        )
     config = PPORunConfig(
         f"dream:{world_model}", recurrent=request.param, **{**TINY, "timesteps": 64, "n_steps": 32}
     )
@@ -287,10 +295,12 @@ def test_dream_run_acts_in_the_real_game_on_z_and_h_as_in_the_dream(dream_run, t
         z = vae.encode(frames_to_tensor(frame[None]))[0][0]
     seen = torch.cat([z, mdnrnn.initial_state(1)[0][0]]).numpy()  # h starts at zero
     expected, _ = model.predict(seen, episode_start=np.ones(1, bool), deterministic=True)
-    np.testing.assert_allclose(ppo_policy(str(dream_run))(frame), expected, atol=1e-6)
+    factory = PPOFactory.of_run(dream_run)
+    np.testing.assert_allclose(factory()(frame), expected, atol=1e-6)
+    for run in (dream_run, dream_run.parent / "worldmodel"):  # a worker needs no run files
+        shutil.rmtree(run)
     first, again = (
-        score_real(SerialExecutor(), PPOFactory(str(dream_run)), [EVAL_TRACK_SEEDS_START], 10)
-        for _ in range(2)
+        score_real(SerialExecutor(), factory, [EVAL_TRACK_SEEDS_START], 10) for _ in range(2)
     )
     assert first == again and math.isfinite(first[0])
 

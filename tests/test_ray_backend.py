@@ -8,13 +8,19 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
+from rnnagents.agents.controller import n_params
 from rnnagents.agents.exploration import UniformRandomPolicy
 from rnnagents.common.executor import RayExecutor, SerialExecutor, TaskError, make_executor
 from rnnagents.envs.carracing import eval_track_seeds
 from rnnagents.train.real_game import score_real
-from rnnagents.worldmodel.collect import collect
+from rnnagents.worldmodel.collect import NoisyController, collect
+from rnnagents.worldmodel.config import WorldModelConfig
+from rnnagents.worldmodel.mdnrnn import build_mdnrnn
+from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
 from rnnagents.worldmodel.shards import list_shards, read_shard
+from rnnagents.worldmodel.vae import ConvVAE
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a local Ray instance takes seconds to start
@@ -46,10 +52,30 @@ def fail_on_three(value: int) -> int:
     return value
 
 
-def test_collection_on_ray_writes_the_episodes_serial_writes(tmp_path, ray_executor):
+@pytest.fixture(scope="module")
+def random_weights() -> WorldModelWeights:
+    """A random-weight world model, as bytes: no run directory exists for any worker to read."""
+    torch.manual_seed(0)
+    config = WorldModelConfig()
+    return WorldModelWeights.of(ConvVAE(config.z_dim), build_mdnrnn(config), config)
+
+
+def random_params() -> np.ndarray:
+    return np.random.default_rng(0).normal(0, 0.1, n_params())
+
+
+@pytest.mark.parametrize("explorer", ["brownian", "controller"])
+def test_collection_on_ray_writes_the_episodes_serial_writes(
+    explorer, tmp_path, ray_executor, random_weights
+):
+    controller = None
+    if explorer == "controller":  # iterative training's explorer
+        controller = NoisyController(random_weights, tuple(random_params()), noise=0.1)
     summaries = {}
     for name, executor in (("serial", SerialExecutor()), ("ray", ray_executor)):
-        summaries[name] = collect(tmp_path / name, 2, 30, None, executor, progress=False)
+        summaries[name] = collect(
+            tmp_path / name, 2, 30, None, executor, progress=False, controller=controller
+        )
     assert summaries["ray"]["episodes"] == summaries["serial"]["episodes"]
     serial, on_ray = (list_shards(tmp_path / name) for name in ("serial", "ray"))
     assert [p.name for p in serial] == [p.name for p in on_ray] and len(serial) == 2
@@ -62,6 +88,16 @@ def test_scores_on_ray_equal_serial_scores(ray_executor):
     seeds = eval_track_seeds(2)
     serial = score_real(SerialExecutor(), UniformRandomPolicy, seeds, 25)
     assert score_real(ray_executor, UniformRandomPolicy, seeds, 25) == serial
+
+
+def test_a_controller_scores_on_ray_as_in_serial_with_no_run_directory(
+    ray_executor, random_weights
+):
+    """The factory carries V's and M's weights: no worker reads a run directory."""
+    factory = ControllerFactory.of(random_weights, random_params())
+    seeds = eval_track_seeds(2)
+    serial = score_real(SerialExecutor(), factory, seeds, 25)
+    assert score_real(ray_executor, factory, seeds, 25) == serial
 
 
 def test_a_killed_worker_is_retried_and_nothing_is_lost_or_repeated(tmp_path, ray_executor):

@@ -165,7 +165,7 @@ class _StopAfter:
             if self.left == 0:
                 raise KeyboardInterrupt
             self.left -= 1
-            self.played.append(item.track_seed)
+            self.played.append(item)  # a track seed
             yield index, fn(item)
 
 

@@ -149,6 +149,11 @@ class ProcessExecutor(_ClosingExecutor):
             self._pool = None
 
 
+def _apply(fn: Callable[[T], R], item: T) -> R:
+    """A Ray task: ``fn`` arrives from the object store, stored once for all of a map's items."""
+    return fn(item)
+
+
 class RayExecutor(_ClosingExecutor):
     """Every item a Ray task (one CPU each) on a local Ray instance or a running cluster.
 
@@ -157,8 +162,9 @@ class RayExecutor(_ClosingExecutor):
     running. Where this process has already called ``ray.init`` itself, that instance is used
     as it is (``workers`` and ``address`` then change nothing). A worker that dies mid-task
     (killed, out of memory, its node lost) is retried by Ray up to ``max_retries`` times; a
-    task that raises fails the map with the item named, as the process pool does. Workers
-    import ``rnnagents``: it must be installed on every node.
+    task that raises fails the map with the item named, as the process pool does. ``fn`` may
+    be a callable object carrying what every item needs (weights): it is put in Ray's object
+    store once per map. Workers import ``rnnagents``: it must be installed on every node.
     """
 
     def __init__(self, workers: int, address: str | None = None, max_retries: int = 3) -> None:
@@ -184,8 +190,9 @@ class RayExecutor(_ClosingExecutor):
 
     def completed(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
         items = list(items)
-        remote = self.ray.remote(num_cpus=1, max_retries=self.max_retries)(fn)
-        refs = {remote.remote(item): i for i, item in enumerate(items)}
+        remote = self.ray.remote(num_cpus=1, max_retries=self.max_retries)(_apply)
+        shared_fn = self.ray.put(fn)  # once, however heavy (a world model's weights): not per item
+        refs = {remote.remote(shared_fn, item): i for i, item in enumerate(items)}
         pending = list(refs)
         try:
             while pending:

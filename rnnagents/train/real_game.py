@@ -31,24 +31,26 @@ POLICY_SEED = 7  # random policies draw from (POLICY_SEED, track seed): same tra
 
 
 @dataclass(frozen=True)
-class RealEpisode:
-    """One real episode to score (picklable, for worker processes)."""
+class RealGame:
+    """Plays one real episode per track seed: the executor's task, called with the seed.
+
+    It carries the policy factory (a controller's or PPO model's weights included), so an
+    executor sends it once per map and the items stay small (track seeds).
+    """
 
     make_policy: PolicyFactory
     make_env: EnvFactory
-    track_seed: int
     max_steps: int
 
-
-def real_episode_return(task: RealEpisode) -> float:
-    """Play one real episode on track ``task.track_seed``; its total reward."""
-    env = task.make_env()
-    try:
-        policy = task.make_policy(np.random.default_rng([POLICY_SEED, task.track_seed]))
-        steps = drive(env, policy, task.track_seed, task.max_steps)
-        return float(sum(step.reward for step in steps))
-    finally:
-        env.close()
+    def __call__(self, track_seed: int) -> float:
+        """The total reward of one episode on track ``track_seed``."""
+        env = self.make_env()
+        try:
+            policy = self.make_policy(np.random.default_rng([POLICY_SEED, track_seed]))
+            steps = drive(env, policy, track_seed, self.max_steps)
+            return float(sum(step.reward for step in steps))
+        finally:
+            env.close()
 
 
 class ScoreJournal:
@@ -102,9 +104,9 @@ def score_real(
     """
     done = {} if journal is None else journal.results
     todo = [seed for seed in track_seeds if (name, seed) not in done]
-    tasks = [RealEpisode(make_policy, make_env, seed, max_steps) for seed in todo]
     returns = {seed: done[(name, seed)] for seed in track_seeds if (name, seed) in done}
-    for index, episode_return in executor.completed(real_episode_return, tasks):
+    game = RealGame(make_policy, make_env, max_steps)
+    for index, episode_return in executor.completed(game, todo):
         returns[todo[index]] = episode_return
         if journal is not None:
             journal.record(name, todo[index], episode_return)

@@ -28,7 +28,7 @@ from rnnagents.envs.carracing import (
     make_carracing,
     train_track_seeds,
 )
-from rnnagents.worldmodel.policy import controller_policy
+from rnnagents.worldmodel.policy import WorldModelWeights, controller_policy
 from rnnagents.worldmodel.shards import ShardError, encode_shard, read_shard, shard_path
 
 SUMMARY_FILE = "collect_summary.json"
@@ -40,21 +40,20 @@ def episode_name(track_seed: int) -> str:
 
 @dataclass(frozen=True)
 class NoisyController:
-    """Iterative training's explorer: a run's controller plus OU noise of std ``noise``."""
+    """Iterative training's explorer: a controller plus OU noise of std ``noise``."""
 
-    run_dir: str
+    weights: WorldModelWeights
     params: tuple[float, ...] = field(repr=False)
     noise: float
 
 
 @dataclass(frozen=True)
 class EpisodeTask:
-    """Everything a worker needs to play one episode (picklable; no path: the driver writes)."""
+    """One episode to play (picklable and small; no path: the driver writes)."""
 
     track_seed: int
     max_steps: int
     policy_seed: int
-    controller: NoisyController | None = None  # None: an exploration policy
     follow_noise: float | None = None  # not None: TrackFollowerPolicy with this noise
 
 
@@ -65,36 +64,42 @@ def follower_episodes(episodes: int, fraction: float) -> list[bool]:
     return [int((k + 1) * fraction) > int(k * fraction) for k in range(episodes)]
 
 
-def _exploration_policy(task: EpisodeTask, env) -> Policy:
-    rng = np.random.default_rng([task.policy_seed, task.track_seed])
-    if task.follow_noise is not None:
-        return TrackFollowerPolicy(rng, env, task.follow_noise)
-    if task.controller is None:
-        return BrownianPolicy(rng)
-    spec = task.controller
-    return NoisyPolicy(controller_policy(spec.run_dir, spec.params), rng, spec.noise)
-
-
-def collect_episode(task: EpisodeTask) -> tuple[dict, bytes]:
-    """Play one exploration episode; its summary and its shard's bytes (runs in a worker).
+@dataclass(frozen=True)
+class EpisodeCollector:
+    """The executor's task: plays an :class:`EpisodeTask` and returns its summary and shard's
+    bytes. It carries the controller (weights and all) when one explores, so an executor sends
+    that once per collection, not once per episode.
 
     The worker never touches the run directory, so collection works on a cluster without a
     shared filesystem, and a worker that dies loses at most its own episode.
     """
-    env = make_carracing()
-    policy = _exploration_policy(task, env)
-    try:
-        steps = list(drive(env, policy, task.track_seed, task.max_steps))
-    finally:
-        env.close()
-    episode = {
-        "frames": np.stack([step.frame for step in steps]),
-        "actions": np.stack([step.action for step in steps]),
-        "rewards": np.array([step.reward for step in steps], dtype=np.float32),
-        "terminations": np.array([step.terminated for step in steps], dtype=bool),
-        "episode_seed": task.track_seed,
-    }
-    return _summary(task.track_seed, episode), encode_shard(episode)
+
+    controller: NoisyController | None = None  # None: an exploration policy
+
+    def __call__(self, task: EpisodeTask) -> tuple[dict, bytes]:
+        env = make_carracing()
+        policy = self._policy(task, env)
+        try:
+            steps = list(drive(env, policy, task.track_seed, task.max_steps))
+        finally:
+            env.close()
+        episode = {
+            "frames": np.stack([step.frame for step in steps]),
+            "actions": np.stack([step.action for step in steps]),
+            "rewards": np.array([step.reward for step in steps], dtype=np.float32),
+            "terminations": np.array([step.terminated for step in steps], dtype=bool),
+            "episode_seed": task.track_seed,
+        }
+        return _summary(task.track_seed, episode), encode_shard(episode)
+
+    def _policy(self, task: EpisodeTask, env) -> Policy:
+        rng = np.random.default_rng([task.policy_seed, task.track_seed])
+        if task.follow_noise is not None:
+            return TrackFollowerPolicy(rng, env, task.follow_noise)
+        if self.controller is None:
+            return BrownianPolicy(rng)
+        spec = self.controller
+        return NoisyPolicy(controller_policy(spec.weights, spec.params), rng, spec.noise)
 
 
 def _summary(track_seed: int, episode: dict) -> dict:
@@ -155,7 +160,7 @@ def collect(
     summaries = {seed: _existing_summary(out_dir, seed) for seed in seeds}
     follows = follower_episodes(episodes, 0.0 if controller else follow_fraction)
     todo = [
-        EpisodeTask(seed, max_steps, policy_seed, controller, follow_noise if follow else None)
+        EpisodeTask(seed, max_steps, policy_seed, follow_noise if follow else None)
         for (seed, summary), follow in zip(summaries.items(), follows, strict=True)
         if summary is None
     ]
@@ -169,7 +174,7 @@ def collect(
     collected_steps = 0
     start = time.perf_counter()
     try:
-        for _, (result, shard) in executor.completed(collect_episode, todo):
+        for _, (result, shard) in executor.completed(EpisodeCollector(controller), todo):
             atomic_write_bytes(shard_path(out_dir, episode_name(result["track_seed"])), shard)
             summaries[result["track_seed"]] = result
             collected_steps += result["steps"]

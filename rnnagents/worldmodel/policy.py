@@ -9,9 +9,10 @@ model trained in the dream (``rnnagents.agents.sb3_policy.LatentSB3Actor``).
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -19,7 +20,8 @@ import torch
 
 from rnnagents.agents.controller import BatchedController
 from rnnagents.worldmodel import run_files
-from rnnagents.worldmodel.mdnrnn import MDNRNN
+from rnnagents.worldmodel.config import WorldModelConfig
+from rnnagents.worldmodel.mdnrnn import MDNRNN, build_mdnrnn
 from rnnagents.worldmodel.vae import ConvVAE, frames_to_tensor
 
 
@@ -67,24 +69,58 @@ class WorldModelPolicy:
         return action[0].cpu().numpy()
 
 
+@dataclass(frozen=True)
+class WorldModelWeights:
+    """V's and M's weights as bytes, with the config that shapes them: all a worker needs to
+    rebuild the world model, so scoring a policy never reads the run directory (a cluster
+    needs no shared filesystem). Compared and hashed by ``digest`` alone, so each worker
+    process builds V and M once however many episodes it plays."""
+
+    digest: str
+    config: WorldModelConfig = field(compare=False, repr=False)
+    vae: bytes = field(compare=False, repr=False)
+    mdnrnn: bytes = field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, vae: ConvVAE, mdnrnn: MDNRNN, config: WorldModelConfig) -> WorldModelWeights:
+        digest = hashlib.sha1()
+        for model in (vae, mdnrnn):  # the tensors' values: the same weights, the same digest
+            for name, tensor in model.state_dict().items():
+                digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+        return cls(digest.hexdigest(), config, _state_bytes(vae), _state_bytes(mdnrnn))
+
+    @classmethod
+    def of_run(cls, run_dir: str | os.PathLike) -> WorldModelWeights:
+        """The V and M of a run whose V and M stages are complete."""
+        vae, mdnrnn = run_files.load_world_model(run_dir)
+        return cls.of(vae, mdnrnn, run_files.run_config(run_dir))
+
+    def build(self) -> tuple[ConvVAE, MDNRNN]:
+        """V and M in eval mode on the CPU (they act on one frame at a time), cached."""
+        return _built(self)
+
+
+def _state_bytes(model: torch.nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def _state_dict(data: bytes) -> dict:
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
 @functools.lru_cache(maxsize=2)
-def _world_model(run_dir: str, weights_stamp: tuple[int, ...]) -> tuple[ConvVAE, MDNRNN]:
-    vae, mdnrnn, _ = run_files.load_dream_parts(run_dir)
-    return vae, mdnrnn
+def _built(weights: WorldModelWeights) -> tuple[ConvVAE, MDNRNN]:
+    vae, mdnrnn = ConvVAE(weights.config.z_dim), build_mdnrnn(weights.config)
+    vae.load_state_dict(_state_dict(weights.vae))
+    mdnrnn.load_state_dict(_state_dict(weights.mdnrnn))
+    return vae.eval(), mdnrnn.eval()
 
 
-def cached_world_model(run_dir: str | os.PathLike) -> tuple[ConvVAE, MDNRNN]:
-    """V and M of a run, loaded once per process for as long as their files are unchanged
-    (the modification times of their checkpoints key the cache: a retrained M is reloaded)."""
-    stamp = tuple(
-        os.stat(Path(run_dir) / name).st_mtime_ns for name in (run_files.VAE, run_files.MDNRNN)
-    )
-    return _world_model(str(run_dir), stamp)
-
-
-def controller_policy(run_dir: str | os.PathLike, params: np.ndarray) -> WorldModelPolicy:
-    """The run's current V and M driven by controller ``params`` (V and M cached per process)."""
-    vae, mdnrnn = cached_world_model(run_dir)
+def controller_policy(weights: WorldModelWeights, params: np.ndarray) -> WorldModelPolicy:
+    """The world model ``weights`` driven by controller ``params``."""
+    vae, mdnrnn = weights.build()
     return WorldModelPolicy(vae, mdnrnn, ControllerActor(np.asarray(params, dtype=np.float32)))
 
 
@@ -93,12 +129,12 @@ class ControllerFactory:
     """A picklable recipe for :func:`controller_policy`, for worker processes: called with the
     episode's random generator (which a controller, being deterministic, ignores)."""
 
-    run_dir: str
+    weights: WorldModelWeights
     params: tuple[float, ...] = field(repr=False)
 
     @classmethod
-    def of(cls, run_dir: str | os.PathLike, params: np.ndarray) -> ControllerFactory:
-        return cls(str(run_dir), tuple(float(p) for p in params))
+    def of(cls, weights: WorldModelWeights, params: np.ndarray) -> ControllerFactory:
+        return cls(weights, tuple(float(p) for p in params))
 
     def __call__(self, rng: np.random.Generator | None = None) -> WorldModelPolicy:
-        return controller_policy(self.run_dir, np.asarray(self.params))
+        return controller_policy(self.weights, np.asarray(self.params))

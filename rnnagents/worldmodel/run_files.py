@@ -53,15 +53,19 @@ def start_latents(latent_dir: str | os.PathLike, device="cpu") -> torch.Tensor:
     return torch.as_tensor(np.stack(firsts), dtype=torch.float32, device=device)
 
 
+def load_world_model(run_dir: str | os.PathLike, device="cpu") -> tuple[ConvVAE, memory.MDNRNN]:
+    """(V, M) of a run whose V and M stages are complete."""
+    run_dir = Path(run_dir)
+    config = run_config(run_dir)
+    return load_vae(run_dir / VAE, config, device), load_mdnrnn(run_dir / MDNRNN, config, device)
+
+
 def load_dream_parts(
     run_dir: str | os.PathLike, device="cpu"
 ) -> tuple[ConvVAE, memory.MDNRNN, torch.Tensor]:
     """(V, M, start latents) of a run whose V, encode and M stages are complete."""
-    run_dir = Path(run_dir)
-    config = run_config(run_dir)
-    vae = load_vae(run_dir / VAE, config, device)
-    mdnrnn = load_mdnrnn(run_dir / MDNRNN, config, device)
-    return vae, mdnrnn, start_latents(run_dir / LATENTS, device)
+    vae, mdnrnn = load_world_model(run_dir, device)
+    return vae, mdnrnn, start_latents(Path(run_dir) / LATENTS, device)
 
 
 def load_controller_params(run_dir: str | os.PathLike) -> np.ndarray:

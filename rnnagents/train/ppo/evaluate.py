@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,9 @@ from rnnagents.envs.carracing_sb3 import EPISODE_STEPS, make_carracing_eval_env
 from rnnagents.envs.glimpse_task import EVAL_SEED
 from rnnagents.train.ppo.config import PPORunConfig, is_glimpse_id
 from rnnagents.train.ppo.envs import glimpse_vec_env
-from rnnagents.train.ppo.trainer import MODEL_FILE, load_ppo, trained_ppo_config
+from rnnagents.train.ppo.trainer import MODEL_FILE, load_ppo, ppo_from_bytes, trained_ppo_config
 from rnnagents.train.real_game import PROGRESS_FILE, ScoreJournal, score_real
-from rnnagents.worldmodel.policy import WorldModelPolicy, cached_world_model
+from rnnagents.worldmodel.policy import WorldModelPolicy, WorldModelWeights
 from rnnagents.worldmodel.run_files import run_config
 
 
@@ -74,41 +74,49 @@ def evaluate_ppo_glimpse(
     return error_report(split, int(wrong.sum()), episodes)
 
 
-@functools.lru_cache(maxsize=2)
-def _ppo_run(run_dir: str, model_stamp: int) -> tuple[BaseAlgorithm, PPORunConfig]:
-    return load_ppo(run_dir, device="cpu")  # on the CPU: it acts on one frame at a time
-
-
-def ppo_run(run_dir: str) -> tuple[BaseAlgorithm, PPORunConfig]:
-    """(model, config) of a PPO run, loaded once per process and again when its model changes."""
-    return _ppo_run(run_dir, os.stat(Path(run_dir) / MODEL_FILE).st_mtime_ns)
-
-
-def ppo_policy(run_dir: str) -> Policy:
-    """A PPO run in the real game, seeing what it trained on.
-
-    CarRacing runs act on the RL Zoo observation of ``make_carracing_eval_env``; dream runs on
-    ``[z, h]`` from their world model's V and M, exactly as the controller does.
-    """
-    model, config = ppo_run(run_dir)
-    if config.env_id == CARRACING_ID:
-        return SB3Policy(model)
-    if config.dream_run is None:
-        raise ValueError(
-            f"{run_dir} trained on {config.env_id!r}: only CarRacing and dream runs play the game"
-        )
-    vae, mdnrnn = cached_world_model(config.dream_run)
-    return WorldModelPolicy(vae, mdnrnn, LatentSB3Actor(model))
-
-
 @dataclass(frozen=True)
 class PPOFactory:
-    """A picklable recipe for :func:`ppo_policy`, for the real-game scorer's workers."""
+    """A PPO run in the real game, seeing what it trained on: a picklable recipe for the
+    real-game scorer's workers.
 
-    run_dir: str
+    CarRacing runs act on the RL Zoo observation of ``make_carracing_eval_env``; dream runs on
+    ``[z, h]`` from their world model's V and M, exactly as the controller does. It carries the
+    model's bytes (and, for a dream run, the world model's weights), so a worker never reads a
+    run directory. Compared and hashed by ``digest``: each worker loads the model once.
+    """
+
+    digest: str
+    config: PPORunConfig = field(compare=False, repr=False)
+    model: bytes = field(compare=False, repr=False)
+    world_model: WorldModelWeights | None = field(compare=False, repr=False)
+
+    @classmethod
+    def of_run(cls, run_dir: str | os.PathLike) -> PPOFactory:
+        config = trained_ppo_config(run_dir)
+        if config.env_id != CARRACING_ID and config.dream_run is None:
+            raise ValueError(
+                f"{run_dir} trained on {config.env_id!r}: only CarRacing-v3 and dream runs are "
+                "scored in the real game"
+            )
+        model = (Path(run_dir) / MODEL_FILE).read_bytes()
+        world_model = None
+        digest = hashlib.sha1(model)
+        if config.env_id != CARRACING_ID:
+            world_model = WorldModelWeights.of_run(config.dream_run)
+            digest.update(world_model.digest.encode())
+        return cls(digest.hexdigest(), config, model, world_model)
 
     def __call__(self, rng: np.random.Generator | None = None) -> Policy:
-        return ppo_policy(self.run_dir)
+        model = _loaded_model(self)
+        if self.world_model is None:
+            return SB3Policy(model)
+        vae, mdnrnn = self.world_model.build()
+        return WorldModelPolicy(vae, mdnrnn, LatentSB3Actor(model))
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded_model(factory: PPOFactory) -> BaseAlgorithm:
+    return ppo_from_bytes(factory.model, factory.config, device="cpu")  # acts on one frame
 
 
 def full_episode_steps(config: PPORunConfig) -> int:
@@ -129,21 +137,14 @@ def evaluate_ppo_real(
     max_steps: int | None = None,
 ) -> dict:
     """Returns on ``episodes`` unseen tracks, summarized; also written to RUN_DIR/eval.json."""
-    config = trained_ppo_config(run_dir)
-    if config.env_id != CARRACING_ID and config.dream_run is None:
-        raise ValueError(
-            f"{run_dir} trained on {config.env_id!r}: only CarRacing-v3 and dream runs are "
-            "scored in the real game"
-        )
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    factory = PPOFactory.of_run(run_dir)
+    config = factory.config
     max_steps = max_steps or full_episode_steps(config)
     seeds = eval_track_seeds(episodes)
     make_env = make_carracing_eval_env if config.env_id == CARRACING_ID else make_carracing
-    model_digest = hashlib.sha1((Path(run_dir) / MODEL_FILE).read_bytes())
-    model_digest.update(str(max_steps).encode())
-    journal = ScoreJournal(Path(run_dir) / PROGRESS_FILE, model_digest.hexdigest())
-    factory = PPOFactory(str(run_dir))
+    journal = ScoreJournal(Path(run_dir) / PROGRESS_FILE, f"{factory.digest}-{max_steps}")
     returns = score_real(executor, factory, seeds, max_steps, make_env, journal=journal)
     report = {
         "agent": "ppo",

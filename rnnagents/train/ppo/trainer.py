@@ -10,6 +10,7 @@ The SB3 policy follows the observation: ``Mlp`` for vectors (the flattened glimp
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import os
 import zipfile
@@ -108,14 +109,15 @@ def trained_ppo_config(run_dir: str | os.PathLike) -> PPORunConfig:
     return config
 
 
-def safe_load_objects(config: PPORunConfig, path: Path) -> dict[str, Any]:
-    """Every object SB3 would unpickle from ``path``'s ``data`` (cloudpickle: it can run code),
-    rebuilt from the run's config instead; a file holding any other pickled object is refused.
+def safe_load_objects(config: PPORunConfig, data: bytes, path: Path) -> dict[str, Any]:
+    """Every object SB3 would unpickle from a model file's ``data`` entry (cloudpickle: it can
+    run code), rebuilt from the run's config instead; a file holding any other pickled object
+    is refused (``path`` names the file in errors).
 
     The weights themselves SB3 reads with ``torch.load(weights_only=True)``.
     """
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             data = json.loads(archive.read("data"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not an SB3 model file: {err}") from err
@@ -144,7 +146,15 @@ def load_ppo(
     """The trained model of a PPO run and its config, loaded without unpickling anything."""
     config = trained_ppo_config(run_dir)
     path = Path(run_dir) / MODEL_FILE
-    model = algorithm(config.recurrent).load(
-        path, device=resolve_device(device), custom_objects=safe_load_objects(config, path)
+    return ppo_from_bytes(path.read_bytes(), config, device, path), config
+
+
+def ppo_from_bytes(
+    data: bytes, config: PPORunConfig, device: str = "auto", path: Path = Path(MODEL_FILE)
+) -> BaseAlgorithm:
+    """The model in ``data`` (a ``model.zip``'s bytes, from ``path``) of a run with ``config``,
+    loaded without unpickling anything: what a worker that cannot see the run directory uses."""
+    custom_objects = safe_load_objects(config, data, path)
+    return algorithm(config.recurrent).load(
+        io.BytesIO(data), device=resolve_device(device), custom_objects=custom_objects
     )
-    return model, config

@@ -28,7 +28,7 @@ from rnnagents.train.real_game import PROGRESS_FILE, ScoreJournal, score_real
 from rnnagents.train.worldmodel.cmaes import INITIAL_SIGMA, dream_returns
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.dream import BatchedDream
-from rnnagents.worldmodel.policy import ControllerFactory
+from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
 from rnnagents.worldmodel.run_files import load_controller_params, load_dream_parts, run_config
 
 
@@ -47,9 +47,10 @@ def evaluate_worldmodel(
     max_steps = max_steps or config.collect_max_steps
     seeds = eval_track_seeds(episodes)
     params = load_controller_params(run_dir)
+    weights = WorldModelWeights.of_run(run_dir)
     journal = ScoreJournal(run_dir / PROGRESS_FILE, _evaluation_key(run_dir, params, max_steps))
     controller = score_real(
-        executor, ControllerFactory.of(run_dir, params), seeds, max_steps, journal=journal
+        executor, ControllerFactory.of(weights, params), seeds, max_steps, journal=journal
     )
     report: dict = {
         "agent": "controller",
@@ -60,7 +61,7 @@ def evaluate_worldmodel(
     if baselines:
         random_weights = np.random.default_rng(config.seed).normal(0, INITIAL_SIGMA, n_params())
         factories = {
-            "controller_random_weights": ControllerFactory.of(run_dir, random_weights),
+            "controller_random_weights": ControllerFactory.of(weights, random_weights),
             "random": UniformRandomPolicy,
             "exploration": BrownianPolicy,
         }

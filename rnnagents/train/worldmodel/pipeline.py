@@ -40,7 +40,7 @@ from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.encode import encode_shards
 from rnnagents.worldmodel.mdnrnn import load_mdnrnn
-from rnnagents.worldmodel.policy import ControllerFactory
+from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
 from rnnagents.worldmodel.run_files import load_controller_params, start_latents
 from rnnagents.worldmodel.shards import ShardError
 from rnnagents.worldmodel.vae import load_vae
@@ -149,7 +149,7 @@ class Pipeline:
             )
         first = c.collect_episodes + (iteration - 1) * c.iteration_episodes
         explorer = NoisyController(
-            str(self.run_dir),
+            WorldModelWeights.of_run(self.run_dir),
             tuple(float(p) for p in load_controller_params(self.run_dir)),
             c.iteration_noise,
         )
@@ -219,9 +219,10 @@ class Pipeline:
             c.dream_reward,
         )
         check_tracks = train_track_seeds(c.real_check_episodes)
+        weights = WorldModelWeights.of_run(self.run_dir)
 
         def real_score(params: np.ndarray) -> float:
-            factory = ControllerFactory.of(self.run_dir, params)
+            factory = ControllerFactory.of(weights, params)
             return float(
                 np.mean(score_real(self.executor, factory, check_tracks, c.collect_max_steps))
             )
