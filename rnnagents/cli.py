@@ -116,8 +116,11 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
         help="--backend ray: join this cluster (auto: the one `ray start` made here; "
         "default: start a local Ray instance)",
     )
+    bar = argparse.ArgumentParser(add_help=False)
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return {
-        "logged": logged, "run": run, "device": device, "run_dir": played, "executor": executor
+        "logged": logged, "run": run, "device": device, "run_dir": played, "executor": executor,
+        "bar": bar,
     }  # fmt: skip
 
 
@@ -206,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev_ram.add_argument("--json", dest="json_out", help="also write the report to this file")
     ev_ppo = ev_sub.add_parser(
         "ppo",
-        parents=[p["run_dir"], p["device"], p["executor"]],
+        parents=[p["run_dir"], p["device"], p["executor"], p["bar"]],
         help="glimpse runs: test error (95%% CI); CarRacing and dream runs: real-game score "
         "on unseen tracks",
     )
@@ -219,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev_wm = ev_sub.add_parser(
         "worldmodel",
-        parents=[p["run_dir"], p["executor"]],
+        parents=[p["run_dir"], p["executor"], p["bar"]],
         help="score in CarRacing-v3 on unseen tracks",
     )
     ev_wm.add_argument("--episodes", type=int, default=100, help="unseen tracks (default 100)")
@@ -391,8 +394,8 @@ def cmd_train_stage(args: argparse.Namespace) -> None:
 
 EVAL_OPTIONS = {
     "ram": ("split", "episodes", "samples", "device"),
-    "ppo": ("split", "episodes", "workers", "device", "backend", "ray_address"),
-    "worldmodel": ("episodes", "workers", "baselines", "backend", "ray_address"),
+    "ppo": ("split", "episodes", "workers", "device", "backend", "ray_address", "progress"),
+    "worldmodel": ("episodes", "workers", "baselines", "backend", "ray_address", "progress"),
 }
 
 

@@ -307,7 +307,8 @@ def test_dream_run_acts_in_the_real_game_on_z_and_h_as_in_the_dream(dream_run, t
 
 def test_cli_scores_and_films_a_dream_run(dream_run, tmp_path, capsys, monkeypatch):
     main(["eval", "ppo", str(dream_run), "--episodes", "1"])
-    assert "(1 episodes on unseen tracks)" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "(1 episodes on unseen tracks)" in out.out and "ppo: 100%" in out.err
     report = json.loads((dream_run / "eval.json").read_text())
     assert report["max_steps"] == WM_PRESETS["smoke"].collect_max_steps  # as its controller
     monkeypatch.delenv("DISPLAY", raising=False)

@@ -92,8 +92,13 @@ def test_watch_and_eval_commands_on_a_world_model_run(finished_run, tmp_path, ru
     video = tmp_path / "wm.mp4"
     out = run_cli("watch", finished_run, "--episodes", "1", "--out", video)
     assert count_frames(video) == int(out.stdout.split("(")[1].split()[0]) > 0
-    ev = run_cli("eval", "worldmodel", finished_run, "--episodes", "1", "--no-baselines")
+    ev = run_cli("eval", "worldmodel", finished_run, "--episodes", "2", "--no-baselines")
     assert "controller" in ev.stdout and "dream" in ev.stdout
+    assert "controller: 100%" in ev.stderr and "2/2" in ev.stderr  # the bar over episodes
+    quiet = run_cli(
+        "eval", "worldmodel", finished_run, "--episodes", "1", "--no-baselines", "--no-progress"
+    )
+    assert "controller" in quiet.stdout and "episode/s" not in quiet.stderr
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from tqdm.auto import tqdm
 
 from rnnagents.agents.exploration import Policy
 from rnnagents.common.executor import Executor
@@ -96,18 +97,23 @@ def score_real(
     make_env: EnvFactory = make_carracing,
     journal: ScoreJournal | None = None,
     name: str = "agent",
+    progress: bool = False,
 ) -> list[float]:
     """Returns of the policy on each track, played in parallel through ``executor``.
 
     With a ``journal``, episodes it already holds for ``name`` are not played again and every
-    new one is recorded there as soon as it finishes.
+    new one is recorded there as soon as it finishes. ``progress``: a bar over episodes.
     """
     done = {} if journal is None else journal.results
     todo = [seed for seed in track_seeds if (name, seed) not in done]
     returns = {seed: done[(name, seed)] for seed in track_seeds if (name, seed) in done}
     game = RealGame(make_policy, make_env, max_steps)
-    for index, episode_return in executor.completed(game, todo):
-        returns[todo[index]] = episode_return
-        if journal is not None:
-            journal.record(name, todo[index], episode_return)
+    shown = {"desc": name, "unit": "episode", "disable": not progress}
+    with tqdm(total=len(track_seeds), initial=len(returns), **shown) as bar:
+        for index, episode_return in executor.completed(game, todo):
+            returns[todo[index]] = episode_return
+            if journal is not None:
+                journal.record(name, todo[index], episode_return)
+            bar.update()
+            bar.set_postfix(mean=f"{np.mean(list(returns.values())):.1f}")
     return [returns[seed] for seed in track_seeds]

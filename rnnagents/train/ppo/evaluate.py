@@ -135,6 +135,7 @@ def evaluate_ppo_real(
     episodes: int,
     executor: Executor,
     max_steps: int | None = None,
+    progress: bool = False,
 ) -> dict:
     """Returns on ``episodes`` unseen tracks, summarized; also written to RUN_DIR/eval.json."""
     if episodes < 1:
@@ -145,7 +146,7 @@ def evaluate_ppo_real(
     seeds = eval_track_seeds(episodes)
     make_env = make_carracing_eval_env if config.env_id == CARRACING_ID else make_carracing
     journal = ScoreJournal(Path(run_dir) / PROGRESS_FILE, f"{factory.digest}-{max_steps}")
-    returns = score_real(executor, factory, seeds, max_steps, make_env, journal=journal)
+    returns = score_real(executor, factory, seeds, max_steps, make_env, journal, "ppo", progress)
     report = {
         "agent": "ppo",
         "env_id": config.env_id,
@@ -167,6 +168,7 @@ def evaluate_run(
     device: str = "auto",
     backend: str = "process",
     ray_address: str | None = None,
+    progress: bool = True,
 ) -> dict:
     """Score a finished PPO run where it is judged (see the module docstring); eval.json."""
     if episodes is not None and episodes < 1:
@@ -185,4 +187,4 @@ def evaluate_run(
     if split is not None:
         raise ValueError("--split applies to glimpse runs; this run is scored on unseen tracks")
     with make_executor(1 if workers is None else workers, backend, ray_address) as executor:
-        return evaluate_ppo_real(run_dir, episodes or 100, executor)
+        return evaluate_ppo_real(run_dir, episodes or 100, executor, progress=progress)

@@ -38,6 +38,7 @@ def evaluate_worldmodel(
     executor: Executor,
     baselines: bool = True,
     max_steps: int | None = None,
+    progress: bool = False,
 ) -> dict:
     """Score the run's controller (and baselines) on ``episodes`` unseen tracks; eval.json."""
     if episodes < 1:
@@ -50,7 +51,13 @@ def evaluate_worldmodel(
     weights = WorldModelWeights.of_run(run_dir)
     journal = ScoreJournal(run_dir / PROGRESS_FILE, _evaluation_key(run_dir, params, max_steps))
     controller = score_real(
-        executor, ControllerFactory.of(weights, params), seeds, max_steps, journal=journal
+        executor,
+        ControllerFactory.of(weights, params),
+        seeds,
+        max_steps,
+        journal=journal,
+        name="controller",
+        progress=progress,
     )
     report: dict = {
         "agent": "controller",
@@ -67,7 +74,15 @@ def evaluate_worldmodel(
         }
         report["baselines"] = {
             name: summarize(
-                score_real(executor, factory, seeds, max_steps, journal=journal, name=name)
+                score_real(
+                    executor,
+                    factory,
+                    seeds,
+                    max_steps,
+                    journal=journal,
+                    name=name,
+                    progress=progress,
+                )
             )
             for name, factory in factories.items()
         }
@@ -97,9 +112,12 @@ def evaluate_run(
     baselines: bool = True,
     backend: str = "process",
     ray_address: str | None = None,
+    progress: bool = True,
 ) -> dict:
     """Score a world-model run on ``episodes`` unseen tracks with ``workers`` processes
     (default: the run's own) or Ray, baselines included unless told otherwise; eval.json."""
     workers = run_config(run_dir).workers if workers is None else workers
     with make_executor(workers, backend, ray_address) as executor:
-        return evaluate_worldmodel(run_dir, episodes, executor, baselines=baselines)
+        return evaluate_worldmodel(
+            run_dir, episodes, executor, baselines=baselines, progress=progress
+        )
