@@ -19,9 +19,8 @@ def summed_area_tables(canvases: np.ndarray) -> np.ndarray:
     """Integral images ``S[n, i, j] = canvases[n, :i, :j].sum()`` of uint8 canvases, int32."""
     n, h, w = canvases.shape
     table = np.zeros((n, h + 1, w + 1), dtype=np.int32)
-    inner = canvases.astype(np.int32)
-    np.cumsum(inner, axis=2, out=inner)
-    np.cumsum(inner, axis=1, out=inner)
+    inner = np.cumsum(canvases, axis=2, dtype=np.int32)  # dtype: else numpy sums in int64
+    np.cumsum(inner, axis=1, dtype=np.int32, out=inner)
     table[:, 1:, 1:] = inner
     return table
 
