@@ -115,6 +115,20 @@ def test_location_sample_follows_generator():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+@pytest.mark.parametrize("random_locations", [False, True])
+def test_log_pi_of_a_whole_rollout_at_once_equals_step_by_step(random_locations):
+    """What play_batch relies on: proposing per step and scoring all steps in one call."""
+    model = make(random_locations=random_locations)
+    hs = torch.randn(T, B, model.config.hidden_size)
+    stepwise = [model.locate(h, torch.Generator().manual_seed(t)) for t, h in enumerate(hs)]
+    proposed = [model.propose(h, torch.Generator().manual_seed(t)) for t, h in enumerate(hs)]
+    samples, means = (torch.stack([p[i] for p in proposed], 1) for i in (1, 2))
+    torch.testing.assert_close(
+        model.log_pi(samples, means), torch.stack([s[1] for s in stepwise], 1)
+    )
+    assert all(torch.equal(s[0], p[0]) for s, p in zip(stepwise, proposed, strict=True))
+
+
 @pytest.mark.parametrize(
     "kwargs", [dict(core="transformer"), dict(location_std=0.0), dict(hidden_size=0)]
 )

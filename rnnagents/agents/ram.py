@@ -100,20 +100,31 @@ class RecurrentAttentionModel(nn.Module):
         return self.core(self.glimpse_net(glimpse, location), state)
 
     def locate(self, h: torch.Tensor, generator: torch.Generator | None = None):
-        """Sample the next location: (location in [-1, 1] detached, log pi, mean).
+        """Sample the next location: (location in [-1, 1] detached, log pi, mean)."""
+        location, sample, mean = self.propose(h, generator)
+        return location, self.log_pi(sample, mean), mean
+
+    def propose(self, h: torch.Tensor, generator: torch.Generator | None = None):
+        """The next location without its log-probability: (location in [-1, 1] detached,
+        unclipped sample detached, mean). A rollout computes ``log_pi`` for all its steps at
+        once (one small op per episode instead of one per glimpse)."""
+        if self.config.random_locations:
+            loc = torch.rand(h.shape[0], 2, device=h.device, generator=generator) * 2 - 1
+            return loc, loc, loc
+        mean = torch.tanh(self.location_net(h if self.config.reinforce_trains_core else h.detach()))
+        noise = torch.randn(mean.shape, device=h.device, generator=generator)
+        sample = (mean + self.config.location_std * noise).detach()
+        return sample.clamp(-1.0, 1.0), sample, mean
+
+    def log_pi(self, sample: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        """log pi(sample | mean) over the last axis (0 for random locations: no policy).
 
         The log-probability is of the unclipped sample: clipping to the env's bounds is part of
         the environment, so the policy gradient of the Gaussian stays exact.
         """
-        std = self.config.location_std
         if self.config.random_locations:
-            loc = torch.rand(h.shape[0], 2, device=h.device, generator=generator) * 2 - 1
-            return loc, torch.zeros(h.shape[0], device=h.device), loc
-        mean = torch.tanh(self.location_net(h if self.config.reinforce_trains_core else h.detach()))
-        noise = torch.randn(mean.shape, device=h.device, generator=generator)
-        sample = (mean + std * noise).detach()
-        log_pi = gaussian_log_prob(sample, mean, std)
-        return sample.clamp(-1.0, 1.0), log_pi, mean
+            return torch.zeros(sample.shape[:-1], device=sample.device)
+        return gaussian_log_prob(sample, mean, self.config.location_std)
 
     def classify(self, h: torch.Tensor) -> torch.Tensor:
         return self.action_net(h)

@@ -56,16 +56,12 @@ def extract_glimpses(
     origins = patch_origins(locations, side - 1, glimpse_size * blocks)  # [N, S, 2]
     steps = np.arange(glimpse_size + 1)
     edges = np.clip(origins[..., None] + blocks[None, :, None, None] * steps, 0, side - 1)
-    flat = (
-        np.asarray(episodes)[:, None, None, None] * (side * side)
-        + edges[:, :, 0, :, None] * side
-        + edges[:, :, 1, None, :]
-    )  # [N, S, g+1, g+1]
+    edges = edges.astype(np.int32)  # every index below fits: half the memory traffic of int64
+    rows = np.asarray(episodes, dtype=np.int32)[:, None, None] * (side * side)
+    rows = rows + edges[:, :, 0] * side  # [N, S, g+1], small: the big array is made once
+    flat = rows[..., :, None] + edges[:, :, 1, None, :]  # [N, S, g+1, g+1]
     corners = tables.reshape(-1).take(flat)
-    sums = (
-        corners[..., 1:, 1:]
-        - corners[..., :-1, 1:]
-        - corners[..., 1:, :-1]
-        + corners[..., :-1, :-1]
-    )
-    return sums.astype(np.float32) * (1.0 / (255.0 * blocks**2)).astype(np.float32)[:, None, None]
+    across = corners[..., 1:] - corners[..., :-1]  # box sums = differences along both axes
+    sums = across[..., 1:, :] - across[..., :-1, :]
+    weights = (1.0 / (255.0 * blocks**2)).astype(np.float32)[:, None, None]
+    return np.multiply(sums, weights, dtype=np.float32)

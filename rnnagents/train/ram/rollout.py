@@ -67,15 +67,16 @@ def play_batch(
     n = envs.num_envs
     n_glimpses = envs.unwrapped.config.n_glimpses
     state = model.initial_state(n, device)
-    log_pis, baselines, locations = [], [], [obs["location"]]
+    hs, samples, means, locations = [], [], [], [obs["location"]]
     for t in range(n_glimpses):
         glimpse = torch.from_numpy(obs["glimpse"]).to(device, non_blocking=True)
         where = torch.from_numpy(obs["location"]).to(device, non_blocking=True)
         h, state = model.step(glimpse, where, state)
         if t < n_glimpses - 1:
-            loc, log_pi, _ = model.locate(h, generator)
-            log_pis.append(log_pi)
-            baselines.append(model.baseline(h))
+            loc, sample, mean = model.propose(h, generator)
+            hs.append(h)
+            samples.append(sample)
+            means.append(mean)
             action = {"location": loc.cpu().numpy(), "class": np.zeros(n, dtype=np.int64)}
         else:
             logits = model.classify(h)
@@ -95,7 +96,7 @@ def play_batch(
         logits=logits,
         labels=torch.from_numpy(info["label"]).to(device),
         reward=torch.from_numpy(reward).to(device, torch.float32),
-        log_pis=torch.stack(log_pis, 1) if log_pis else empty,
-        baselines=torch.stack(baselines, 1) if baselines else empty,
+        log_pis=model.log_pi(torch.stack(samples, 1), torch.stack(means, 1)) if hs else empty,
+        baselines=model.baseline(torch.stack(hs, 1)) if hs else empty,
         locations=np.stack(locations, 1),
     )
