@@ -1,0 +1,56 @@
+"""Validation error against training images seen, for RAM runs: where a run stands and whether
+it was still improving when its budget ran out.
+
+    python benchmarks/plot_ram_curves.py RUN_DIR [RUN_DIR ...] --out curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: a file, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def curve(run_dir: Path) -> tuple[list[float], list[float]]:
+    """(millions of training images seen, validation error) after every epoch of a run."""
+    config = json.loads((run_dir / "config.json").read_text())["config"]
+    per_epoch = config["batches_per_epoch"] * config["batch_size"] / 1e6
+    images, errors = [], []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if "valid/error" in row:
+            images.append(row["epoch"] * per_epoch)
+            errors.append(row["valid/error"])
+    return images, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--title", default="RAM on full MNIST (M=1)")
+    args = parser.parse_args()
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for run in args.runs:
+        images, errors = curve(run)
+        axes.plot(images, [100 * e for e in errors], label=f"{run.name} ({100 * min(errors):.2f}%)")
+    axes.set(
+        xlabel="training images seen (millions)",
+        ylabel="validation error (%)",
+        yscale="log",
+        title=args.title,
+    )
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
