@@ -38,7 +38,9 @@ def main() -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for run in args.runs:
         images, errors = curve(run)
-        axes.plot(images, [100 * e for e in errors], label=f"{run.name} ({100 * min(errors):.2f}%)")
+        axes.plot(
+            images, [100 * e for e in errors], label=f"{run.name} (best {100 * min(errors):.2f}%)"
+        )
     axes.set(
         xlabel="training images seen (millions)",
         ylabel="validation error (%)",

@@ -182,6 +182,7 @@ def main() -> None:
         {
             "task": f"{ENV_ID}, 8 glimpses of 3x12x12, batch {args.batch_size}",
             "device": args.device,
+            "torch_threads_per_measurement": 1,
             "rates": rates,
             "ours": ours_rate,
             "reference": reference_rate,
