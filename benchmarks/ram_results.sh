@@ -19,6 +19,8 @@ if [[ -n "$mnist" ]]; then
     train --preset cluttered60 --core "$core" --epochs 10 --data-dir "$mnist" \
       --run-dir "$runs/full-c60-core-$core"
   done
+  train --preset cluttered60 --random-locations --epochs 10 --data-dir "$mnist" \
+    --run-dir "$runs/full-c60-random-10"
   python benchmarks/fc_baseline.py --env rnnagents/ClutteredMNIST60-v0 --data-dir "$mnist" \
     --images 8192000 --name fc_baseline_full
   exit 0
