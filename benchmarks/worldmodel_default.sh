@@ -11,7 +11,7 @@ rnnagents --threads 1 train worldmodel --preset default --seed "${SEED:-0}" \
   --workers "${WORKERS:-2}" --eval-episodes 2 --no-progress --run-dir "$run"
 minutes=$(( ($(date +%s) - start) / 60 ))
 rnnagents --threads 1 eval worldmodel "$run" --episodes "${EPISODES:-100}" \
-  --workers "${WORKERS:-2}" --no-baselines
+  --workers "${WORKERS:-2}" --no-baselines --no-progress
 python - "$run" "$minutes" <<'PY'
 import json, sys
 from pathlib import Path
