@@ -106,8 +106,8 @@ PRESETS: dict[str, RAMRunConfig] = {
         media_every=1,
     ),
     # What `make demo` shows: a RAM that has clearly learned, in about a minute on 2 cores.
-    # Measured (one torch thread, the other core busy): 14.9% test error on the offline
-    # sample's 1,000 test digits after 6 epochs of 51,200 images at lr 3e-3, 68 s.
+    # Measured (one torch thread): 13.6% test error on the offline sample's 1,000 test digits
+    # after 6 epochs of 51,200 images at lr 3e-3, 76 s for the whole demo.
     "demo": RAMRunConfig(
         env_id="rnnagents/MNIST28-v0", epochs=6, lr=3e-3, valid_episodes=500, media_every=1
     ),
