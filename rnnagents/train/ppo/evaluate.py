@@ -146,7 +146,16 @@ def evaluate_ppo_real(
     seeds = eval_track_seeds(episodes)
     make_env = make_carracing_eval_env if config.env_id == CARRACING_ID else make_carracing
     journal = ScoreJournal(Path(run_dir) / PROGRESS_FILE, f"{factory.digest}-{max_steps}")
-    returns = score_real(executor, factory, seeds, max_steps, make_env, journal, "ppo", progress)
+    returns = score_real(
+        executor,
+        factory,
+        seeds,
+        max_steps,
+        make_env,
+        journal=journal,
+        name="ppo",
+        progress=progress,
+    )
     report = {
         "agent": "ppo",
         "env_id": config.env_id,

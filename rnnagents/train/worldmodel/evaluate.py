@@ -26,7 +26,6 @@ from rnnagents.common.stats import EVAL_FILE, summarize
 from rnnagents.envs.carracing import eval_track_seeds
 from rnnagents.train.real_game import PROGRESS_FILE, ScoreJournal, score_real
 from rnnagents.train.worldmodel.cmaes import INITIAL_SIGMA, dream_returns
-from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
 from rnnagents.worldmodel.run_files import load_controller_params, load_dream_parts, run_config
@@ -49,7 +48,7 @@ def evaluate_worldmodel(
     seeds = eval_track_seeds(episodes)
     params = load_controller_params(run_dir)
     weights = WorldModelWeights.of_run(run_dir)
-    journal = ScoreJournal(run_dir / PROGRESS_FILE, _evaluation_key(run_dir, params, max_steps))
+    journal = ScoreJournal(run_dir / PROGRESS_FILE, _evaluation_key(weights, params, max_steps))
     controller = score_real(
         executor,
         ControllerFactory.of(weights, params),
@@ -95,12 +94,10 @@ def evaluate_worldmodel(
     return report
 
 
-def _evaluation_key(run_dir: Path, params: np.ndarray, max_steps: int) -> str:
-    """What an evaluation's episodes depend on: C's weights, V's and M's files, the length."""
+def _evaluation_key(weights: WorldModelWeights, params: np.ndarray, max_steps: int) -> str:
+    """What an evaluation's episodes depend on: C's weights, V's and M's, the length."""
     digest = hashlib.sha1(params.tobytes())
-    for name in (run_files.VAE, run_files.MDNRNN):
-        digest.update((run_dir / name).read_bytes())
-    digest.update(str(max_steps).encode())
+    digest.update(f"{weights.digest}-{max_steps}".encode())
     return digest.hexdigest()
 
 
