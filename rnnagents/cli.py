@@ -233,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the random / exploration / random-weights baselines",
     )
+    ev_wm.add_argument(
+        "--action-noise",
+        type=float,
+        metavar="STD",
+        help="std of the OU noise on C's actions (default: the run's action_noise)",
+    )
 
     watch = sub.add_parser(
         "watch", parents=[p["run_dir"], p["device"]], help="video of a trained agent at work"
@@ -395,7 +401,15 @@ def cmd_train_stage(args: argparse.Namespace) -> None:
 EVAL_OPTIONS = {
     "ram": ("split", "episodes", "samples", "device"),
     "ppo": ("split", "episodes", "workers", "device", "backend", "ray_address", "progress"),
-    "worldmodel": ("episodes", "workers", "baselines", "backend", "ray_address", "progress"),
+    "worldmodel": (
+        "episodes",
+        "workers",
+        "baselines",
+        "backend",
+        "ray_address",
+        "progress",
+        "action_noise",
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 from rnnagents.agents.controller import BatchedController, n_params
 from rnnagents.common.run_logger import RunLogger, read_metrics
-from rnnagents.envs.carracing import OFF_PLAYFIELD_REWARD, STEP_REWARD
+from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW, OFF_PLAYFIELD_REWARD, STEP_REWARD
 from rnnagents.train.worldmodel.cmaes import dream_returns, train_controller
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.dream import BatchedDream
@@ -85,6 +85,45 @@ def test_world_model_weights_travel_as_bytes_and_rebuild_the_same_policy(parts):
         np.testing.assert_array_equal(there(frame), here(frame))
     other = MDNRNN().eval()
     assert WorldModelWeights.of(vae, other, config).digest != weights.digest
+
+
+def test_controller_factory_noise_is_seeded_bounded_and_off_at_zero(parts):
+    """C plus OU noise: drawn from the episode's generator (same seed, same actions), kept in
+    CarRacing's action bounds, and at noise 0 exactly C."""
+    vae, mdnrnn, _ = parts
+    weights = WorldModelWeights.of(vae, mdnrnn, WorldModelConfig())
+    params = np.random.default_rng(0).normal(0, 0.5, n_params())
+    frames = np.random.default_rng(1).integers(0, 256, (20, 64, 64, 3), dtype=np.uint8)
+
+    def play(noise, seed):
+        policy = ControllerFactory.of(weights, params, noise)(np.random.default_rng(seed))
+        return np.stack([policy(frame) for frame in frames])
+
+    plain = play(0.0, 0)
+    noisy = play(0.3, 0)
+    np.testing.assert_array_equal(noisy, play(0.3, 0))
+    assert not np.array_equal(noisy, play(0.3, 1))
+    assert np.abs(noisy - plain).mean() > 0.05
+    assert (noisy >= ACTION_LOW).all() and (noisy <= ACTION_HIGH).all()
+    with pytest.raises(ValueError, match="generator"):
+        ControllerFactory.of(weights, params, 0.1)()
+
+
+def test_dream_action_noise_is_seeded_and_changes_the_returns(parts):
+    """CMA-ES can train C with the noise it will be scored with: drawn from the dream's
+    generator (same seed, same returns), and at 0 the noise-free dream exactly."""
+    _, mdnrnn, starts = parts
+    params = np.random.default_rng(0).normal(0, 0.5, (2, n_params()))
+
+    def returns(noise, seed=0):
+        dream = BatchedDream(mdnrnn, starts, 1.0, torch.Generator().manual_seed(seed))
+        return dream_returns(params, dream, 3, 20, noise)
+
+    np.testing.assert_array_equal(returns(0.3), returns(0.3))
+    assert not np.array_equal(returns(0.3), returns(0.0))
+    assert not np.array_equal(returns(0.3), returns(0.3, seed=1))
+    plain = BatchedDream(mdnrnn, starts, 1.0, torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(returns(0.0), dream_returns(params, plain, 3, 20))
 
 
 def test_batched_dream_is_seeded_and_done_is_sticky(parts):

@@ -15,7 +15,7 @@ from rnnagents.agents.exploration import UniformRandomPolicy
 from rnnagents.common.executor import RayExecutor, SerialExecutor, TaskError, make_executor
 from rnnagents.envs.carracing import eval_track_seeds
 from rnnagents.train.real_game import score_real
-from rnnagents.worldmodel.collect import NoisyController, collect
+from rnnagents.worldmodel.collect import collect
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.mdnrnn import build_mdnrnn
 from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
@@ -70,7 +70,7 @@ def test_collection_on_ray_writes_the_episodes_serial_writes(
 ):
     controller = None
     if explorer == "controller":  # iterative training's explorer
-        controller = NoisyController(random_weights, tuple(random_params()), noise=0.1)
+        controller = ControllerFactory.of(random_weights, random_params(), noise=0.1)
     summaries = {}
     for name, executor in (("serial", SerialExecutor()), ("ray", ray_executor)):
         summaries[name] = collect(

@@ -99,6 +99,9 @@ def test_watch_and_eval_commands_on_a_world_model_run(finished_run, tmp_path, ru
         "eval", "worldmodel", finished_run, "--episodes", "1", "--no-baselines", "--no-progress"
     )
     assert "controller" in quiet.stdout and "episode/s" not in quiet.stderr
+    run_cli("eval", "worldmodel", finished_run, "--episodes", "1", "--no-baselines",
+            "--action-noise", "0.2", "--no-progress")  # fmt: skip
+    assert json.loads((finished_run / "eval.json").read_text())["action_noise"] == 0.2
 
 
 @pytest.mark.slow
@@ -191,3 +194,21 @@ def test_a_cut_short_evaluation_continues_where_it_stopped(finished_run, tmp_pat
     assert rest.played == [cut.played[-1] + 1]  # only the episode the cut left unplayed
     assert resumed["returns"] == straight["returns"]
     assert not (run_dir / PROGRESS_FILE).exists()  # the report holds it all
+
+
+def test_action_noise_is_reported_and_never_resumes_a_noise_free_evaluation(finished_run, tmp_path):
+    """C plus noise is another policy: its evaluation replays nothing journalled without it."""
+    from rnnagents.common.executor import SerialExecutor
+    from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_worldmodel(run_dir, 3, _StopAfter(2), baselines=False)
+    noisy = _StopAfter(10)
+    report = evaluate_worldmodel(run_dir, 3, noisy, baselines=False, action_noise=0.3)
+    assert len(noisy.played) == 3 and report["action_noise"] == 0.3
+    plain = evaluate_worldmodel(run_dir, 3, SerialExecutor(), baselines=False)
+    assert plain["action_noise"] == TINY.action_noise == 0.0
+    with pytest.raises(ValueError, match="action_noise"):
+        evaluate_worldmodel(run_dir, 1, SerialExecutor(), baselines=False, action_noise=-1.0)

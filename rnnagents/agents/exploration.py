@@ -24,6 +24,10 @@ from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW, drive, make_carrac
 Policy = Callable[[np.ndarray], np.ndarray]
 """Maps the current frame to an action ``[steer in [-1, 1], gas in [0, 1], brake in [0, 1]]``."""
 
+# Noise on a policy's actions is correlated over this many frames: independent per-frame noise
+# averages out at 50 frames per second.
+NOISE_CORRELATION_STEPS = 10.0
+
 
 class OrnsteinUhlenbeck:
     """An AR(1) process per component with stationary std ``std``, autocorrelation
@@ -80,19 +84,27 @@ class NoisyPolicy:
     """Another policy's actions plus smooth OU noise, clipped to the action bounds.
 
     Iterative training collects with the current controller "plus exploration noise" (Ha &
-    Schmidhuber 2018, section 5): the noise is correlated over ``correlation_steps`` frames
-    because independent per-frame noise averages out at 50 frames per second.
+    Schmidhuber 2018, section 5), correlated over ``correlation_steps`` frames.
     """
 
     def __init__(
-        self, policy: Policy, rng: np.random.Generator, std: float, correlation_steps: float = 10.0
+        self,
+        policy: Policy,
+        rng: np.random.Generator,
+        std: float,
+        correlation_steps: float = NOISE_CORRELATION_STEPS,
     ) -> None:
         self.policy = policy
         self.noise = OrnsteinUhlenbeck(rng, (std,) * len(ACTION_LOW), correlation_steps)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        action = np.asarray(self.policy(frame), dtype=np.float64) + self.noise.sample()
-        return np.clip(action, ACTION_LOW, ACTION_HIGH).astype(np.float32)
+        return noisy_actions(self.policy(frame), self.noise)
+
+
+def noisy_actions(actions: np.ndarray, noise: OrnsteinUhlenbeck) -> np.ndarray:
+    """``actions`` [..., 3] plus the next sample of ``noise``, clipped to CarRacing's bounds."""
+    action = np.asarray(actions, dtype=np.float64) + noise.sample()
+    return np.clip(action, ACTION_LOW, ACTION_HIGH).astype(np.float32)
 
 
 class TrackFollowerPolicy:

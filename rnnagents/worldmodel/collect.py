@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from rnnagents.agents.exploration import BrownianPolicy, NoisyPolicy, Policy, TrackFollowerPolicy
+from rnnagents.agents.exploration import BrownianPolicy, Policy, TrackFollowerPolicy
 from rnnagents.common.executor import Executor
 from rnnagents.common.files import atomic_write_bytes, write_json
 from rnnagents.envs.carracing import (
@@ -28,7 +28,7 @@ from rnnagents.envs.carracing import (
     make_carracing,
     train_track_seeds,
 )
-from rnnagents.worldmodel.policy import WorldModelWeights, controller_policy
+from rnnagents.worldmodel.policy import ControllerFactory
 from rnnagents.worldmodel.shards import ShardError, encode_shard, read_shard, shard_path
 
 SUMMARY_FILE = "collect_summary.json"
@@ -36,15 +36,6 @@ SUMMARY_FILE = "collect_summary.json"
 
 def episode_name(track_seed: int) -> str:
     return f"episode_{track_seed:07d}"
-
-
-@dataclass(frozen=True)
-class NoisyController:
-    """Iterative training's explorer: a controller plus OU noise of std ``noise``."""
-
-    weights: WorldModelWeights
-    params: tuple[float, ...] = field(repr=False)
-    noise: float
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ class EpisodeCollector:
     shared filesystem, and a worker that dies loses at most its own episode.
     """
 
-    controller: NoisyController | None = None  # None: an exploration policy
+    controller: ControllerFactory | None = None  # None: an exploration policy
 
     def __call__(self, task: EpisodeTask) -> tuple[dict, bytes]:
         env = make_carracing()
@@ -98,8 +89,7 @@ class EpisodeCollector:
             return TrackFollowerPolicy(rng, env, task.follow_noise)
         if self.controller is None:
             return BrownianPolicy(rng)
-        spec = self.controller
-        return NoisyPolicy(controller_policy(spec.weights, spec.params), rng, spec.noise)
+        return self.controller(rng)
 
 
 def _summary(track_seed: int, episode: dict) -> dict:
@@ -131,7 +121,7 @@ def collect(
     executor: Executor,
     progress: bool = True,
     policy_seed: int = 0,
-    controller: NoisyController | None = None,
+    controller: ControllerFactory | None = None,
     summary_file: str = SUMMARY_FILE,
     follow_fraction: float = 0.0,
     follow_noise: float = 0.3,

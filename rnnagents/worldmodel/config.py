@@ -65,6 +65,9 @@ class WorldModelConfig:
         choices=DREAM_REWARDS,
     )
     dream_temperature: float = option(1.15, "tau: M's sampling temperature in the dream")
+    dream_action_noise: float = option(
+        0.0, "std of the OU noise on C's actions in the dream, while CMA-ES trains it"
+    )
     cmaes_popsize: int = option(64, "CMA-ES: candidates per generation")
     cmaes_rollouts: int = option(16, "CMA-ES: dreams per candidate")
     cmaes_generations: int = option(300, "CMA-ES: generations in the dream")
@@ -77,6 +80,13 @@ class WorldModelConfig:
         False, "keep the checked controller that scored best for real on training tracks"
     )
     eval_episodes: int = option(100, "unseen real tracks in the final evaluation")
+    # Not in the paper (C alone is deterministic there). A deterministic C tends to get stuck
+    # circling off the road with its steering saturated; noise gets it out (see the README).
+    action_noise: float = option(
+        0.0,
+        "std of the OU noise on C's actions in the real game (real checks and evaluation): "
+        "the policy scored is C plus this noise",
+    )
     # iterative training (the paper's section 5 proposal): rounds of collecting with the current
     # controller plus OU noise, retraining M on all episodes, and continuing CMA-ES in the dream
     iterations: int = option(0, "iterative training: rounds of collect with C, retrain M and C")
@@ -96,8 +106,9 @@ class WorldModelConfig:
                           "eval_episodes", "iteration_episodes"),
             positive=("vae_lr", "mdn_lr", "mdn_grad_clip", "mdn_done_pos_weight",
                       "dream_temperature"),
-            non_negative=("vae_kl_tolerance", "iterations", "iteration_noise", "seed",
-                          "collect_follow_noise", "mdn_holdout_episodes"),
+            non_negative=("vae_kl_tolerance", "iterations", "iteration_noise", "action_noise",
+                          "dream_action_noise", "seed", "collect_follow_noise",
+                          "mdn_holdout_episodes"),
         )  # fmt: skip
         if self.collect_max_steps > MAX_EPISODE_STEPS:
             raise ValueError(f"collect_max_steps must be <= {MAX_EPISODE_STEPS}, CarRacing's limit")

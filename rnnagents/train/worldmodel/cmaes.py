@@ -24,9 +24,11 @@ import torch
 from tqdm.auto import trange
 
 from rnnagents.agents.controller import BatchedController, n_params
+from rnnagents.agents.exploration import NOISE_CORRELATION_STEPS, OrnsteinUhlenbeck, noisy_actions
 from rnnagents.common.checkpoint import load_checkpoint, save_checkpoint
 from rnnagents.common.files import atomic_write_bytes
 from rnnagents.common.run_logger import RunLogger
+from rnnagents.envs.carracing import ACTION_LOW
 from rnnagents.worldmodel.dream import BatchedDream
 
 KIND = "controller"
@@ -59,20 +61,35 @@ class GenerationNormal:
 
 @torch.no_grad()
 def dream_returns(
-    params: np.ndarray, dream: BatchedDream, rollouts: int, max_steps: int
+    params: np.ndarray, dream: BatchedDream, rollouts: int, max_steps: int, noise: float = 0.0
 ) -> np.ndarray:
-    """Dream returns [P, rollouts] of each candidate row of ``params`` [P, 867]."""
+    """Dream returns [P, rollouts] of each candidate row of ``params`` [P, 867], with OU noise
+    of std ``noise`` on C's actions (the real game's ``NoisyPolicy``, drawn from the dream's
+    generator)."""
     controller = BatchedController(params, repeats=rollouts, device=dream.device)
     z, h = dream.reset(controller.batch)
+    jitter = _action_noise(dream, controller.batch, noise)
     total = torch.zeros(controller.batch, device=dream.device)
     alive = torch.ones(controller.batch, dtype=torch.bool, device=dream.device)
     for _ in range(max_steps):
-        z, h, reward, done = dream.step(controller.act(z, h))
+        actions = controller.act(z, h)
+        if jitter is not None:
+            noisy = noisy_actions(actions.cpu().numpy(), jitter)
+            actions = torch.as_tensor(noisy, device=dream.device)
+        z, h, reward, done = dream.step(actions)
         total += reward * alive
         alive = ~done
         if not alive.any():
             break
     return total.view(len(params), rollouts).cpu().numpy()
+
+
+def _action_noise(dream: BatchedDream, batch: int, std: float) -> OrnsteinUhlenbeck | None:
+    if std == 0:
+        return None
+    seed = torch.randint(2**62, (1,), generator=dream.generator, device=dream.device).item()
+    stds = np.full((batch, len(ACTION_LOW)), std)
+    return OrnsteinUhlenbeck(np.random.default_rng(seed), stds, NOISE_CORRELATION_STEPS)
 
 
 # What a pickled CMA-ES state of pycma 3.x (with our sampler) refers to, read off real states
@@ -142,11 +159,13 @@ def train_controller(
     progress: bool = True,
     x0: np.ndarray | None = None,
     pick_by_real: bool = False,
+    action_noise: float = 0.0,
 ) -> np.ndarray:
     """Run (or resume) CMA-ES to ``generations``; returns the final controller parameters.
 
     ``run_dir`` receives the ES state and the controller checkpoint. The search starts at
-    ``x0`` (iterative training continues from the last controller) or else at zero.
+    ``x0`` (iterative training continues from the last controller) or else at zero. Every dream
+    adds OU noise of std ``action_noise`` to C's actions.
     """
     es_path = run_dir / ES_FILE
     picked: tuple[float, np.ndarray] | None = None  # (real score, params) of the best check
@@ -169,7 +188,7 @@ def train_controller(
             dream.generator.manual_seed(seed * 1_000_003 + generation)
         es.opts["randn"].start(generation)
         candidates = np.asarray(es.ask())
-        returns = dream_returns(candidates, dream, rollouts, max_steps).mean(1)
+        returns = dream_returns(candidates, dream, rollouts, max_steps, action_noise).mean(1)
         es.tell(list(candidates), list(-returns))
         generation = es.countiter
         metrics = {
@@ -182,7 +201,7 @@ def train_controller(
         checked = generation % real_check_every == 0 or generation == generations
         if real_scorer is not None and checked:
             real = real_scorer(mean)
-            dream_score = dream_returns(mean[None], dream, rollouts, max_steps).mean()
+            dream_score = dream_returns(mean[None], dream, rollouts, max_steps, action_noise).mean()
             metrics.update({"real/mean": real, "dream/checked_mean": float(dream_score)})
             if picked is None or real >= picked[0]:
                 picked = (real, mean)

@@ -38,20 +38,29 @@ def evaluate_worldmodel(
     baselines: bool = True,
     max_steps: int | None = None,
     progress: bool = False,
+    action_noise: float | None = None,
 ) -> dict:
-    """Score the run's controller (and baselines) on ``episodes`` unseen tracks; eval.json."""
+    """Score the run's controller (and baselines) on ``episodes`` unseen tracks; eval.json.
+
+    ``action_noise``: the std of the OU noise on C's actions (default: the run's); the
+    random-weights baseline gets the same noise, so it is the same policy with C untrained.
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     run_dir = Path(run_dir)
     config = run_config(run_dir)
     max_steps = max_steps or config.collect_max_steps
+    noise = config.action_noise if action_noise is None else action_noise
+    if noise < 0:
+        raise ValueError(f"action_noise must be >= 0, got {noise}")
     seeds = eval_track_seeds(episodes)
     params = load_controller_params(run_dir)
     weights = WorldModelWeights.of_run(run_dir)
-    journal = ScoreJournal(run_dir / PROGRESS_FILE, _evaluation_key(weights, params, max_steps))
+    key = _evaluation_key(weights, params, max_steps, noise)
+    journal = ScoreJournal(run_dir / PROGRESS_FILE, key)
     controller = score_real(
         executor,
-        ControllerFactory.of(weights, params),
+        ControllerFactory.of(weights, params, noise),
         seeds,
         max_steps,
         journal=journal,
@@ -62,12 +71,13 @@ def evaluate_worldmodel(
         "agent": "controller",
         "tracks": [seeds[0], seeds[-1]],
         "max_steps": max_steps,
+        "action_noise": noise,
         **summarize(controller),
     }
     if baselines:
         random_weights = np.random.default_rng(config.seed).normal(0, INITIAL_SIGMA, n_params())
         factories = {
-            "controller_random_weights": ControllerFactory.of(weights, random_weights),
+            "controller_random_weights": ControllerFactory.of(weights, random_weights, noise),
             "random": UniformRandomPolicy,
             "exploration": BrownianPolicy,
         }
@@ -88,16 +98,20 @@ def evaluate_worldmodel(
     _, mdnrnn, starts = load_dream_parts(run_dir)
     generator = torch.Generator().manual_seed(config.seed)
     dream = BatchedDream(mdnrnn, starts, config.dream_temperature, generator, config.dream_reward)
-    report["dream"] = summarize(dream_returns(params[None], dream, episodes, max_steps)[0])
+    dreams = dream_returns(params[None], dream, episodes, max_steps, config.dream_action_noise)
+    report["dream"] = summarize(dreams[0])
     write_json(run_dir / EVAL_FILE, report)
     journal.path.unlink()  # the report holds it all now
     return report
 
 
-def _evaluation_key(weights: WorldModelWeights, params: np.ndarray, max_steps: int) -> str:
-    """What an evaluation's episodes depend on: C's weights, V's and M's, the length."""
+def _evaluation_key(
+    weights: WorldModelWeights, params: np.ndarray, max_steps: int, noise: float
+) -> str:
+    """What an evaluation's episodes depend on: C's weights, V's and M's, the length, the
+    noise on C's actions."""
     digest = hashlib.sha1(params.tobytes())
-    digest.update(f"{weights.digest}-{max_steps}".encode())
+    digest.update(f"{weights.digest}-{max_steps}-{noise!r}".encode())
     return digest.hexdigest()
 
 
@@ -110,11 +124,18 @@ def evaluate_run(
     backend: str = "process",
     ray_address: str | None = None,
     progress: bool = True,
+    action_noise: float | None = None,
 ) -> dict:
     """Score a world-model run on ``episodes`` unseen tracks with ``workers`` processes
-    (default: the run's own) or Ray, baselines included unless told otherwise; eval.json."""
+    (default: the run's own) or Ray, baselines included unless told otherwise; eval.json.
+    ``action_noise``: the OU noise on C's actions (default: the run's ``action_noise``)."""
     workers = run_config(run_dir).workers if workers is None else workers
     with make_executor(workers, backend, ray_address) as executor:
         return evaluate_worldmodel(
-            run_dir, episodes, executor, baselines=baselines, progress=progress
+            run_dir,
+            episodes,
+            executor,
+            baselines=baselines,
+            progress=progress,
+            action_noise=action_noise,
         )

@@ -35,7 +35,7 @@ from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
 from rnnagents.train.worldmodel.fit import train_mdnrnn, train_vae
 from rnnagents.train.worldmodel.watch import film
 from rnnagents.worldmodel import run_files
-from rnnagents.worldmodel.collect import NoisyController, collect
+from rnnagents.worldmodel.collect import collect
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.encode import encode_shards
@@ -148,9 +148,9 @@ class Pipeline:
                 follow_noise=c.collect_follow_noise,
             )
         first = c.collect_episodes + (iteration - 1) * c.iteration_episodes
-        explorer = NoisyController(
+        explorer = ControllerFactory.of(
             WorldModelWeights.of_run(self.run_dir),
-            tuple(float(p) for p in load_controller_params(self.run_dir)),
+            load_controller_params(self.run_dir),
             c.iteration_noise,
         )
         return collect(
@@ -222,7 +222,7 @@ class Pipeline:
         weights = WorldModelWeights.of_run(self.run_dir)
 
         def real_score(params: np.ndarray) -> float:
-            factory = ControllerFactory.of(weights, params)
+            factory = ControllerFactory.of(weights, params, c.action_noise)
             return float(
                 np.mean(score_real(self.executor, factory, check_tracks, c.collect_max_steps))
             )
@@ -242,6 +242,7 @@ class Pipeline:
             progress=self.progress,
             x0=x0,
             pick_by_real=c.real_check_pick,
+            action_noise=c.dream_action_noise,
         )
         if iteration:
             self._promote(out_dir / run_files.CONTROLLER, run_files.CONTROLLER, iteration)
