@@ -121,6 +121,37 @@ def test_checkpoint_from_another_model_is_refused(trained_run, tmp_path):
         run_ram(SMOKE, run_dir, progress=False)
 
 
+def test_a_checkpoint_older_than_an_option_loads_with_its_default(trained_run, tmp_path):
+    """A run saved before ``first_location`` existed ran from the centre: it still loads and
+    resumes, while one that ran from random first locations is another run."""
+    import shutil
+
+    from rnnagents.common.checkpoint import save_checkpoint
+
+    run_dir = tmp_path / "old"
+    shutil.copytree(trained_run[0], run_dir)
+    path = run_dir / "checkpoint.pt"
+    ckpt = load_checkpoint(path, expected_kind="ram")
+    old = {k: v for k, v in ckpt["config"].items() if k != "first_location"}
+    save_checkpoint(path, {**ckpt, "config": old})
+    RAMTrainer(SMOKE, run_dir, progress=False).restore()
+    save_checkpoint(path, {**ckpt, "config": {**old, "first_location": "random"}})
+    with pytest.raises(CheckpointError, match="first_location"):
+        RAMTrainer(SMOKE, run_dir, progress=False).restore()
+
+
+def test_first_location_option_reaches_the_env():
+    from rnnagents.train.ram.rollout import make_glimpse_vec_env
+
+    for where, varies in (("center", False), ("random", True)):
+        config = dataclasses.replace(SMOKE, first_location=where)
+        envs = make_glimpse_vec_env(config.env_id, 8, "train", **config.env_kwargs())
+        obs, _ = envs.reset(seed=0)
+        envs.close()
+        assert (obs["location"].std(0) > 0.1).all() == varies
+        assert varies or (obs["location"] == 0).all()
+
+
 @pytest.mark.slow
 def test_eval_and_watch_commands(trained_run, tmp_path, run_cli):
     run_dir, _ = trained_run

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ def load_checkpoint(
     expected_kind: str | None = None,
     expected_config: dict | None = None,
     compare_keys: Iterable[str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
     map_location: Any = "cpu",
 ) -> dict:
     """Load a checkpoint written by ``save_checkpoint`` and check it is the expected one.
@@ -75,7 +76,8 @@ def load_checkpoint(
     ``expected_config`` is compared key by key on ``compare_keys`` (default: all of its keys),
     so callers can ignore settings that may legitimately change on resume (e.g. the number of
     training steps) while still refusing a checkpoint of a differently shaped model. Raises
-    ``CheckpointError`` naming the path and every mismatch.
+    ``CheckpointError`` naming the path and every mismatch. A key the saved config lacks reads
+    as its value in ``defaults``: a checkpoint older than an option ran with its default.
     """
     path = Path(path)
     if not path.is_file():
@@ -98,7 +100,8 @@ def load_checkpoint(
             f"{path} is a {payload.get('kind')!r} checkpoint, expected {expected_kind!r}"
         )
     if expected_config is not None:
-        _check_config(path, payload.get("config", {}), expected_config, compare_keys)
+        saved = {**(defaults or {}), **payload.get("config", {})}
+        _check_config(path, saved, expected_config, compare_keys)
     return payload
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,13 +87,19 @@ def load_position(
     kind: str,
     config: dict,
     compare_keys: Sequence[str],
+    defaults: Mapping[str, Any] | None = None,
 ) -> Position:
     """Restore ``task`` from its checkpoint at ``path`` and return where the run stands.
 
-    A checkpoint of another ``kind`` or model shape raises ``CheckpointError`` naming it.
+    A checkpoint of another ``kind`` or model shape raises ``CheckpointError`` naming it;
+    ``defaults`` stand in for options the checkpoint predates (``load_checkpoint``).
     """
     ckpt = load_checkpoint(
-        path, expected_kind=kind, expected_config=config, compare_keys=compare_keys
+        path,
+        expected_kind=kind,
+        expected_config=config,
+        compare_keys=compare_keys,
+        defaults=defaults,
     )
     try:
         task.load_state_dict(ckpt)
@@ -130,6 +136,7 @@ def train_epochs(
     epochs: int,
     seed: int,
     progress: bool = True,
+    defaults: Mapping[str, Any] | None = None,
 ) -> bool:
     """Train ``task`` to ``epochs`` epochs, resuming from ``path`` if a checkpoint is there.
 
@@ -137,7 +144,9 @@ def train_epochs(
     """
     position = Position()
     if Path(path).exists():
-        position = load_position(path, task, kind=kind, config=config, compare_keys=compare_keys)
+        position = load_position(
+            path, task, kind=kind, config=config, compare_keys=compare_keys, defaults=defaults
+        )
     if position.epoch > epochs:
         raise ValueError(
             f"{path} has trained {position.epoch} epochs already; asking for {epochs} would "

