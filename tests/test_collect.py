@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +59,40 @@ def test_executors_agree_and_keep_order(pool):
     assert done == [1, 0]
     assert isinstance(make_executor(1), SerialExecutor)
     assert isinstance(make_executor(2), ProcessExecutor)
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, time
+from rnnagents.common.executor import ProcessExecutor
+if __name__ == "__main__":
+    executor = ProcessExecutor(1)
+    executor.map(time.sleep, [0])
+    print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+    executor.map(time.sleep, [120])
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a dead orphan may wait to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHAN_SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert workers and all(_running(pid) for pid in workers)
+    parent.kill()  # SIGKILL: no chance to stop its pool, mid-task
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(pid) for pid in workers)
 
 
 @pytest.mark.parametrize("executor", ["serial", "process"])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -89,12 +91,25 @@ class SerialExecutor(_ClosingExecutor):
             yield index, result
 
 
-def _single_threaded_worker() -> None:
-    """Keep each worker's math libraries to one thread: the pool already fills the cores.
+PARENT_POLL_SECONDS = 1.0
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """Exit this worker once its parent is gone: a parent killed outright (SIGKILL, SIGTERM)
+    cannot stop its pool, and a worker mid-episode would otherwise run on for hours."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _init_worker() -> None:
+    """Keep each worker's math libraries to one thread (the pool already fills the cores), and
+    tie the worker's life to its parent's.
 
     Runs before the task's module is unpickled, hence before it imports torch or numpy's BLAS.
     """
     os.environ.update(WORKER_ENV)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
 
 
 class ProcessExecutor(_ClosingExecutor):
@@ -118,7 +133,7 @@ class ProcessExecutor(_ClosingExecutor):
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context(self.start_method),
-                initializer=_single_threaded_worker,
+                initializer=_init_worker,
             )
         return self._pool
 
