@@ -6,14 +6,10 @@ it was still improving when its budget ran out.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: a file, never a window
-import matplotlib.pyplot as plt  # noqa: E402
+from plotting import new_axes, parse_runs, save
 
 
 def curve(run_dir: Path) -> tuple[list[float], list[float]]:
@@ -30,12 +26,8 @@ def curve(run_dir: Path) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--title", default="RAM on full MNIST (M=1)")
-    args = parser.parse_args()
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    args = parse_runs(__doc__, "RAM on full MNIST (M=1)")
+    figure, axes = new_axes(7)
     for run in args.runs:
         images, errors = curve(run)
         axes.plot(
@@ -49,9 +41,7 @@ def main() -> None:
     )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
-    figure.tight_layout()
-    figure.savefig(args.out, dpi=110)
-    print(f"wrote {args.out}")
+    save(figure, args.out)
 
 
 if __name__ == "__main__":

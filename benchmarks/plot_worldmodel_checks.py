@@ -10,14 +10,10 @@ candidate in the dream. Dotted lines mark where a round retrained M.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: a file, never a window
-import matplotlib.pyplot as plt  # noqa: E402
+from plotting import new_axes, parse_runs, save
 
 
 def checks(run_dir: Path) -> dict[str, list]:
@@ -39,12 +35,8 @@ def checks(run_dir: Path) -> dict[str, list]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--title", default="World Models: the ES mean in the dream and for real")
-    args = parser.parse_args()
-    figure, axes = plt.subplots(figsize=(8, 4.5))
+    args = parse_runs(__doc__, "World Models: the ES mean in the dream and for real")
+    figure, axes = new_axes(8)
     for index, run in enumerate(args.runs):
         series = checks(run)
         colour = f"C{index}"
@@ -61,9 +53,7 @@ def main() -> None:
     )
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(args.out, dpi=110)
-    print(f"wrote {args.out}")
+    save(figure, args.out)
 
 
 if __name__ == "__main__":
