@@ -161,13 +161,14 @@ PRESETS: dict[str, WorldModelConfig] = {
     # busy): 40 collected episodes, half of them driven by the PRIVILEGED track follower (it
     # reads the track geometry; data collection only) with OU noise 0.3, half brownian (38,012
     # frames, 6.2 min); V 2 epochs (7.6 min); M 30 epochs with the "events" dream reward, 2
-    # episodes held out (1.1 min); CMA-ES 40 generations of 32 x 4 dreams; then 2 rounds of
+    # episodes held out (1.1 min); CMA-ES 40 generations of 32 x 4 dreams; then 4 rounds of
     # collecting 20 episodes with the controller plus noise, retraining M on everything and
-    # continuing CMA-ES. About 45 min of train time with a RAM training on the other core,
-    # about 78,000 collected frames plus at most 24,000 in real checks. With a population of 16
-    # (the rounds' stages as measured: 10.0 and 11.3 min), seed 1 scored -6.3 on the 100 unseen
-    # tracks; with 32, see the README. The brownian-only data with the regressed reward scored
-    # -86.3 +- 0.8 on 10 unseen tracks.
+    # continuing CMA-ES (about 11-13 min a round). About 70-80 min of train time with a RAM
+    # training on the other core, about 118,000 collected frames plus at most 40,000 in real
+    # checks. Rounds: 2 rounds scored 86.3 (seed 0) and 259.2 (seed 1) on the 100 unseen
+    # tracks, 4 rounds 417.7 and 630.3 (see the README); with a population of 16 and 2 rounds,
+    # seed 1 scored -6.3. The brownian-only data with the regressed reward scored -86.3 +- 0.8
+    # on 10 unseen tracks.
     # vae_lr 1e-3 rather than the paper's 1e-4: this run makes only ~800 updates, and on
     # collected frames 1e-3 reached a reconstruction error of 41 after 250 updates, 1e-4 117.
     # action_noise 0.2: C alone ends up circling off the road with its steering saturated;
@@ -188,7 +189,7 @@ PRESETS: dict[str, WorldModelConfig] = {
         cmaes_generations=40,
         real_check_every=20,
         real_check_episodes=4,
-        iterations=2,
+        iterations=4,
         iteration_episodes=20,
         action_noise=0.2,
     ),
