@@ -58,8 +58,8 @@ def main() -> None:
     parser.add_argument("--name", default="fc_baseline")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    probe = make_glimpse_vec_env(args.env, 1, "test")
-    canvas = probe.unwrapped.config.canvas_size
+    data = {"data_dir": args.data_dir} if args.data_dir else {}
+    canvas = make_glimpse_vec_env(args.env, 1, "test", **data).unwrapped.config.canvas_size
     train = whole_image_env(args.env, args.batch_size, "train", canvas, args.data_dir)
     model = FullyConnectedClassifier(canvas * canvas)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
