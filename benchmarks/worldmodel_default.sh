@@ -13,17 +13,12 @@ rnnagents --threads 1 train worldmodel --preset default --seed "${SEED:-0}" \
 minutes=$(( ($(date +%s) - start) / 60 ))
 rnnagents --threads 1 eval worldmodel "$run" --episodes "${EPISODES:-100}" \
   --workers "${WORKERS:-2}" --no-baselines --no-progress
-python - "$run" "$minutes" <<'PY'
+frames=$(python "$(dirname "$0")/worldmodel_frames.py" "$run")
+python - "$run" "$minutes" "$frames" <<'PY'
 import json, sys
 from pathlib import Path
 
-run, minutes = Path(sys.argv[1]), sys.argv[2]
-config = json.loads((run / "config.json").read_text())["config"]
-frames = sum(
-    json.loads(path.read_text())["total_steps"] for path in run.glob("rollouts/collect_summary*")
-)
-checks = sum(1 for line in open(run / "metrics.jsonl") if '"real/mean"' in line)
-frames += checks * config["real_check_episodes"] * config["collect_max_steps"]
+run, minutes, frames = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 report = json.loads((run / "eval.json").read_text())
 print(f"RESULT real_mean={report['mean']:.1f} real_std={report['std']:.1f} "
       f"frames={frames} minutes={minutes}")
