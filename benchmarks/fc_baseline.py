@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 
+import gymnasium as gym
 import numpy as np
 import torch
 from common import report
@@ -19,6 +20,7 @@ from torch.nn import functional as F
 
 from rnnagents.agents.fc_classifier import FullyConnectedClassifier
 from rnnagents.common.stats import wilson_interval
+from rnnagents.envs.glimpse_task import GlimpseTaskConfig
 from rnnagents.train.ram.rollout import make_glimpse_vec_env
 
 
@@ -58,8 +60,7 @@ def main() -> None:
     parser.add_argument("--name", default="fc_baseline")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    data = {"data_dir": args.data_dir} if args.data_dir else {}
-    canvas = make_glimpse_vec_env(args.env, 1, "test", **data).unwrapped.config.canvas_size
+    canvas = GlimpseTaskConfig(**gym.spec(args.env).kwargs).canvas_size  # no digits loaded
     train = whole_image_env(args.env, args.batch_size, "train", canvas, args.data_dir)
     model = FullyConnectedClassifier(canvas * canvas)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
