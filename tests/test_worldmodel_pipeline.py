@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.common.video import count_frames
@@ -67,6 +68,38 @@ def test_an_iteration_collects_with_the_controller_and_promotes_new_m_and_c(fini
         current = (finished_run / name).read_bytes()
         assert current == (finished_run / "iteration-1" / name).read_bytes()  # promoted
         assert current != (finished_run / "iteration-0" / name).read_bytes()  # archived
+
+
+def _tensors(tree, prefix=""):
+    """Every tensor of a loaded checkpoint, by its path in the nested dicts and lists."""
+    if isinstance(tree, torch.Tensor):
+        yield prefix, tree
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _tensors(value, f"{prefix}/{key}")
+    elif isinstance(tree, list | tuple):
+        for i, value in enumerate(tree):
+            yield from _tensors(value, f"{prefix}[{i}]")
+
+
+def test_a_second_run_with_the_same_seed_ends_with_the_same_weights_and_scores(
+    finished_run, tmp_path
+):
+    """Seeded end to end on one machine: every stage's weights and every score again, bit for
+    bit. (Before the resume test below, which retrains part of ``finished_run``.)"""
+    again = tmp_path / "run"
+    run_pipeline(again, new=True)
+    checkpoints = sorted(finished_run.rglob("*.pt"))
+    assert len(checkpoints) >= 5  # V, M and C, and the rounds' archived M and C
+    for path in checkpoints:
+        first = dict(_tensors(torch.load(path, weights_only=True)))
+        second = dict(
+            _tensors(torch.load(again / path.relative_to(finished_run), weights_only=True))
+        )
+        assert first.keys() == second.keys() and first, path
+        assert all(torch.equal(first[k], second[k]) for k in first), path
+    first, second = (json.loads((run / "eval.json").read_text()) for run in (finished_run, again))
+    assert first["returns"] == second["returns"] and first["dream"] == second["dream"]
 
 
 def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):
