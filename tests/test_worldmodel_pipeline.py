@@ -4,14 +4,18 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.common.video import count_frames
+from rnnagents.envs.carracing import train_track_seeds
 from rnnagents.train.worldmodel.pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
+from rnnagents.train.worldmodel.select import round_candidates, selection_tracks
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import PRESETS
+from rnnagents.worldmodel.run_files import load_controller_params
 from rnnagents.worldmodel.shards import ShardError, list_shards, read_shard
 
 TINY = dataclasses.replace(
@@ -100,6 +104,35 @@ def test_a_second_run_with_the_same_seed_ends_with_the_same_weights_and_scores(
         assert all(torch.equal(first[k], second[k]) for k in first), path
     first, second = (json.loads((run / "eval.json").read_text()) for run in (finished_run, again))
     assert first["returns"] == second["returns"] and first["dream"] == second["dream"]
+
+
+def test_select_promotes_the_round_candidate_that_scores_best_on_new_training_tracks(
+    finished_run, tmp_path
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    last_round = (run / "iteration-1" / run_files.CONTROLLER).read_bytes()
+    config = dataclasses.replace(TINY, select_tracks=1)
+    assert "select" not in STAGES and pipeline_stages(config)[-2:] == ["select", "evaluate"]
+    assert selection_tracks(config) == train_track_seeds(1, start=5)  # past the 3 + 2 collected
+    pipeline, executor, logger = open_pipeline(config, run, new=False, progress=False)
+    with executor, logger:
+        pipeline.run_stage("select")
+        summary = json.loads((run / run_files.STAGES / "select.json").read_text())
+        candidates = {candidate.name: candidate for candidate in round_candidates(run)}
+        assert {"iteration-0/last", "iteration-1/last"} <= set(candidates) == set(summary["scores"])
+        assert summary["chosen"] == max(summary["scores"], key=summary["scores"].get)
+        chosen = candidates[summary["chosen"]]
+        assert np.array_equal(load_controller_params(run), chosen.params.astype(np.float32))
+        assert (run / run_files.MDNRNN).read_bytes() == (
+            chosen.folder / run_files.MDNRNN
+        ).read_bytes()
+        assert summary["frames"] == len(candidates) * TINY.collect_max_steps
+        assert (run / "iteration-1" / run_files.CONTROLLER).read_bytes() == last_round  # kept
+        pipeline.run_stage("select", force=True)  # again: the same candidates, the same choice
+        again = json.loads((run / run_files.STAGES / "select.json").read_text())
+    assert again["scores"] == summary["scores"] and again["chosen"] == summary["chosen"]
+    assert any("select/best" in line for line in read_metrics(run))
 
 
 def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):

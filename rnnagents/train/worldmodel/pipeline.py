@@ -5,7 +5,9 @@ With ``iterations`` N > 0, N rounds of collect -> encode -> M -> C follow before
 collects new training tracks, M is retrained on every episode so far, and CMA-ES continues
 from the current controller in the new dream. V is kept. Round k trains into ``iteration-k/``
 and then promotes its M and C to the run's top level (the previous ones are archived in
-``iteration-{k-1}/``), so the top level always holds the latest world model.
+``iteration-{k-1}/``), so the top level always holds the latest world model. With
+``select_tracks`` > 0 a ``select`` stage then scores every round's candidates on training
+tracks and promotes the best one's M and C (``select.py``).
 
 Each stage writes into the run directory and ends by writing a marker in ``stages/``; a stage
 whose marker exists is skipped, and a stage cut short resumes from its own partial outputs
@@ -33,6 +35,7 @@ from rnnagents.train.real_game import score_real
 from rnnagents.train.worldmodel.cmaes import train_controller
 from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
 from rnnagents.train.worldmodel.fit import train_mdnrnn, train_vae
+from rnnagents.train.worldmodel.select import choose, save_candidate
 from rnnagents.train.worldmodel.watch import film
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.collect import collect
@@ -48,13 +51,15 @@ from rnnagents.worldmodel.vae import load_vae
 AGENT = "worldmodel"
 STAGES = ("collect", "vae", "encode", "mdnrnn", "controller", "evaluate")
 ITERATION_STAGES = ("collect", "encode", "mdnrnn", "controller")
+SELECT_STAGE = "select"  # after the last round, with select_tracks > 0
 DREAM_VS_REAL_STEPS = 200  # frames of the video logged after each controller stage (4 s)
 
 
 def pipeline_stages(config: WorldModelConfig) -> list[str]:
     """Every stage of a run in order, the iteration rounds before the final evaluation."""
     rounds = [f"{stage}-{k}" for k in range(1, config.iterations + 1) for stage in ITERATION_STAGES]
-    return [*STAGES[:-1], *rounds, STAGES[-1]]
+    select = [SELECT_STAGE] if config.select_tracks else []
+    return [*STAGES[:-1], *rounds, *select, STAGES[-1]]
 
 
 def iteration_dir(iteration: int) -> str:
@@ -250,6 +255,17 @@ class Pipeline:
         if self.logger.wandb_id is not None:
             self.log_dream_vs_real(f"controller-{iteration}" if iteration else "controller")
         return {}
+
+    def stage_select(self) -> dict:
+        """Promote the round candidate that scores best on the selection tracks."""
+        chosen = choose(self.run_dir, self.config, self.executor)
+        save_candidate(chosen.best, self.path(SELECT_STAGE))
+        for name in (run_files.MDNRNN, run_files.CONTROLLER):
+            self._promote(self.path(SELECT_STAGE) / name, name, self.config.iterations + 1)
+        best, last = chosen.scores[chosen.best.name], chosen.scores[chosen.last.name]
+        self.logger.log({"select/best": best, "select/last": last}, step=self.logger.last_step + 1)
+        print(f"[select] {chosen.best.name}: {best:.1f} (the last round's C: {last:.1f})")
+        return {"chosen": chosen.best.name, "scores": chosen.scores, "frames": chosen.frames}
 
     def log_dream_vs_real(self, name: str) -> Path:
         """Film the current controller on one evaluation track, real beside dream, for W&B."""

@@ -1,0 +1,108 @@
+"""Choose a run's final controller among its rounds by real scores on training tracks.
+
+CMA-ES keeps the ES mean of the last generation, and the dream that trained it may be exploited:
+the real checks (4 training tracks each) of one run rose and fell by hundreds from one check to
+the next. Each round leaves two candidates, its last ES mean and its best-checked one, and each
+needs its own round's M, since C reads M's hidden state. Scoring every candidate on a few more
+training tracks (never evaluation tracks) and keeping the best is issue 13's lever 4; its real
+frames count in the run's budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnagents.common.checkpoint import load_checkpoint, save_checkpoint
+from rnnagents.common.executor import Executor
+from rnnagents.common.files import atomic_write_bytes
+from rnnagents.envs.carracing import train_track_seeds
+from rnnagents.train.real_game import score_real
+from rnnagents.worldmodel import run_files
+from rnnagents.worldmodel.config import WorldModelConfig
+from rnnagents.worldmodel.mdnrnn import load_mdnrnn
+from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
+from rnnagents.worldmodel.vae import load_vae
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str  # e.g. "iteration-3/best-check"
+    folder: Path  # the round's folder: its controller.pt and mdnrnn.pt
+    params: np.ndarray
+
+
+def round_folders(run_dir: Path) -> list[Path]:
+    """Each round's M and C: iteration-K/ (K = 0 holds the first round's, archived when round 1
+    replaced them); a run without rounds keeps its one M and C at the top level."""
+    rounds = sorted(run_dir.glob("iteration-*"), key=lambda p: int(p.name.split("-")[1]))
+    return rounds or [run_dir]
+
+
+def round_candidates(run_dir: Path) -> list[Candidate]:
+    """Every round's last ES mean, and its best-checked ES mean where that differs."""
+    found = []
+    for folder in round_folders(run_dir):
+        ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind="controller")
+        found.append(Candidate(f"{folder.name}/last", folder, ckpt["params"].numpy()))
+        picked = ckpt.get("picked_params")
+        if picked is not None and not np.array_equal(picked.numpy(), ckpt["params"].numpy()):
+            found.append(Candidate(f"{folder.name}/best-check", folder, picked.numpy()))
+    return found
+
+
+def selection_tracks(config: WorldModelConfig) -> list[int]:
+    """Training tracks past every one the run collected (the checks reuse the first few)."""
+    collected = config.collect_episodes + config.iterations * config.iteration_episodes
+    return train_track_seeds(config.select_tracks, start=collected)
+
+
+def score_candidates(
+    run_dir: Path, config: WorldModelConfig, candidates: list[Candidate], executor: Executor
+) -> dict[str, float]:
+    """Mean real return of each candidate (C plus the run's action noise) on the selection
+    tracks, each with its own round's M and the run's V."""
+    vae = load_vae(run_dir / run_files.VAE, config)
+    tracks = selection_tracks(config)
+    scores = {}
+    for candidate in candidates:
+        mdnrnn = load_mdnrnn(candidate.folder / run_files.MDNRNN, config)
+        weights = WorldModelWeights.of(vae, mdnrnn, config)
+        factory = ControllerFactory.of(weights, candidate.params, config.action_noise)
+        returns = score_real(executor, factory, tracks, config.collect_max_steps)
+        scores[candidate.name] = float(np.mean(returns))
+    return scores
+
+
+@dataclass(frozen=True)
+class Selection:
+    scores: dict[str, float]  # candidate name -> mean real return on the selection tracks
+    best: Candidate
+    last: Candidate  # the last round's last ES mean: what a run without selection keeps
+    frames: int  # an upper bound on the real frames the scoring used
+
+
+def choose(run_dir: Path, config: WorldModelConfig, executor: Executor) -> Selection:
+    """Score every round candidate of ``run_dir`` and name the best."""
+    candidates = round_candidates(run_dir)
+    scores = score_candidates(run_dir, config, candidates, executor)
+    return Selection(
+        scores=scores,
+        best=max(candidates, key=lambda candidate: scores[candidate.name]),
+        last=next(cand for cand in reversed(candidates) if cand.name.endswith("/last")),
+        frames=len(candidates) * config.select_tracks * config.collect_max_steps,
+    )
+
+
+def save_candidate(candidate: Candidate, folder: Path) -> None:
+    """The candidate as ``folder``'s controller.pt and mdnrnn.pt (its round's checkpoint with
+    the candidate's parameters, and its round's M)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ckpt = load_checkpoint(candidate.folder / run_files.CONTROLLER, expected_kind="controller")
+    ckpt.pop("format_version", None)
+    params = ckpt["params"].new_tensor(candidate.params)
+    save_checkpoint(folder / run_files.CONTROLLER, {**ckpt, "params": params})
+    source = candidate.folder / run_files.MDNRNN
+    atomic_write_bytes(folder / run_files.MDNRNN, source.read_bytes())
