@@ -135,6 +135,16 @@ def test_select_promotes_the_round_candidate_that_scores_best_on_new_training_tr
     assert any("select/best" in line for line in read_metrics(run))
 
 
+def test_a_run_without_rounds_offers_its_one_controller_under_the_name_it_is_archived_as(
+    finished_run, tmp_path
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run, ignore=shutil.ignore_patterns("iteration-*"))
+    candidates = round_candidates(run)
+    assert [c.folder for c in candidates] == [run] * len(candidates)
+    assert candidates[0].name == "iteration-0/last"  # as after select archives it there
+
+
 def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):
     shards = list_shards(finished_run / run_files.ROLLOUTS)
     kept, cut = shards[0], shards[1]

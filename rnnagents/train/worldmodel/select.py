@@ -46,10 +46,11 @@ def round_candidates(run_dir: Path) -> list[Candidate]:
     found = []
     for folder in round_folders(run_dir):
         ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind="controller")
-        found.append(Candidate(f"{folder.name}/last", folder, ckpt["params"].numpy()))
+        name = "iteration-0" if folder == run_dir else folder.name  # the name it is archived as
+        found.append(Candidate(f"{name}/last", folder, ckpt["params"].numpy()))
         picked = ckpt.get("picked_params")
         if picked is not None and not np.array_equal(picked.numpy(), ckpt["params"].numpy()):
-            found.append(Candidate(f"{folder.name}/best-check", folder, picked.numpy()))
+            found.append(Candidate(f"{name}/best-check", folder, picked.numpy()))
     return found
 
 
