@@ -4,7 +4,8 @@
 # Usage: bash benchmarks/worldmodel_default.sh [RUN_DIR]   (SEED, EPISODES, WORKERS; TRAIN_FLAGS:
 # extra `train worldmodel` flags for a lever on top of the preset, e.g. "--dream-action-noise 0.2")
 # Last line: RESULT real_mean=... real_std=... frames=... minutes=...  (frames: collection plus
-# an upper bound on the real checks, real_check_episodes x collect_max_steps per check).
+# upper bounds on the real checks, real_check_episodes x collect_max_steps per check, and on the
+# select stage's scoring: benchmarks/worldmodel_frames.py).
 set -euo pipefail
 run=${1:-runs/worldmodel-default-seed${SEED:-0}}
 start=$(date +%s)
