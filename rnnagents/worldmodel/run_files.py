@@ -25,6 +25,11 @@ LATENTS = "latents"  # (mu, logvar) shards of the same episodes (encode)
 MDNRNN = "mdnrnn.pt"
 CONTROLLER = "controller.pt"
 STAGES = "stages"  # one marker file per completed stage
+ITERATION_PREFIX = "iteration-"  # iteration-K/: round K's M and C
+
+
+def iteration_dir(iteration: int) -> str:
+    return f"{ITERATION_PREFIX}{iteration}"
 
 
 def stage_done(run_dir: str | os.PathLike, stage: str) -> bool:

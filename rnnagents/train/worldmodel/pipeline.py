@@ -62,10 +62,6 @@ def pipeline_stages(config: WorldModelConfig) -> list[str]:
     return [*STAGES[:-1], *rounds, *select, STAGES[-1]]
 
 
-def iteration_dir(iteration: int) -> str:
-    return f"iteration-{iteration}"
-
-
 class PipelineStopped(Exception):
     """A stage was stopped by Ctrl-C after saving its checkpoint; its marker is not written."""
 
@@ -131,7 +127,7 @@ class Pipeline:
         """Make round ``iteration``'s ``trained`` file the run's current ``name``, archiving the
         one it replaces (a copy each, atomically, so a cut at any point loses nothing)."""
         current = self.path(name)
-        archive = self.path(iteration_dir(iteration - 1)) / name
+        archive = self.path(run_files.iteration_dir(iteration - 1)) / name
         if not archive.exists():
             archive.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(archive, current.read_bytes())
@@ -204,14 +200,14 @@ class Pipeline:
     def stage_mdnrnn(self, iteration: int = 0) -> dict:
         if iteration == 0:
             return self._train_network("mdnrnn", train_mdnrnn, run_files.LATENTS, run_files.MDNRNN)
-        trained = f"{iteration_dir(iteration)}/{run_files.MDNRNN}"
+        trained = f"{run_files.iteration_dir(iteration)}/{run_files.MDNRNN}"
         self._train_network(f"mdnrnn-{iteration}", train_mdnrnn, run_files.LATENTS, trained)
         self._promote(self.path(trained), run_files.MDNRNN, iteration)
         return {}
 
     def stage_controller(self, iteration: int = 0) -> dict:
         c = self.config
-        out_dir = self.path(iteration_dir(iteration)) if iteration else self.run_dir
+        out_dir = self.path(run_files.iteration_dir(iteration)) if iteration else self.run_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         x0 = load_controller_params(self.run_dir) if iteration else None
         mdnrnn = load_mdnrnn(self.path(run_files.MDNRNN), c, self.device)

@@ -37,7 +37,10 @@ class Candidate:
 def round_folders(run_dir: Path) -> list[Path]:
     """Each round's M and C: iteration-K/ (K = 0 holds the first round's, archived when round 1
     replaced them); a run without rounds keeps its one M and C at the top level."""
-    rounds = sorted(run_dir.glob("iteration-*"), key=lambda p: int(p.name.split("-")[1]))
+    rounds = sorted(
+        run_dir.glob(f"{run_files.ITERATION_PREFIX}*"),
+        key=lambda p: int(p.name.removeprefix(run_files.ITERATION_PREFIX)),
+    )
     return rounds or [run_dir]
 
 
@@ -46,7 +49,8 @@ def round_candidates(run_dir: Path) -> list[Candidate]:
     found = []
     for folder in round_folders(run_dir):
         ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind="controller")
-        name = "iteration-0" if folder == run_dir else folder.name  # the name it is archived as
+        # a run without rounds: the name select archives it under
+        name = run_files.iteration_dir(0) if folder == run_dir else folder.name
         found.append(Candidate(f"{name}/last", folder, ckpt["params"].numpy()))
         picked = ckpt.get("picked_params")
         if picked is not None and not np.array_equal(picked.numpy(), ckpt["params"].numpy()):
