@@ -4,7 +4,7 @@ among its rounds by real scores on training tracks, as the ``select`` stage
 
 ``--out DIR`` writes a copy of the run whose current M and C are the winner's, so that
 ``rnnagents eval worldmodel DIR`` scores it on the unseen tracks. Last line:
-``RESULT best=ROUND/WHICH best_score=... last_score=... frames=...`` (frames: an upper bound
+``RESULT best=ROUND/gen-G best_score=... last_score=... frames=...`` (frames: an upper bound
 on the real frames the scoring used, which count in the run's budget).
 
     python benchmarks/worldmodel_pick.py RUN [--tracks 8] [--workers 2] [--out DIR]

@@ -12,7 +12,13 @@ from gymnasium.utils.env_checker import check_env
 from rnnagents.agents.controller import BatchedController, n_params
 from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW, OFF_PLAYFIELD_REWARD, STEP_REWARD
-from rnnagents.train.worldmodel.cmaes import dream_returns, train_controller
+from rnnagents.train.worldmodel.cmaes import (
+    CONTROLLER_FILE,
+    ES_FILE,
+    dream_returns,
+    load_checks,
+    train_controller,
+)
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.mdnrnn import MDNRNN
@@ -335,3 +341,27 @@ def test_pick_by_real_keeps_the_checked_controller_that_scored_best_across_a_res
     np.testing.assert_array_equal(load_controller_params(tmp_path), final)
     reals = [(m["step"], m["real/mean"]) for m in read_metrics(tmp_path) if "real/mean" in m]
     assert reals == [(2, 5.0), (4, 9.0), (6, 1.0)]
+    checks = load_checks(tmp_path / CONTROLLER_FILE)  # every check, kept across the resume
+    assert [(c.generation, c.real) for c in checks] == [(2, 5.0), (4, 9.0), (6, 1.0)]
+    for check, params in zip(checks, checked, strict=True):
+        np.testing.assert_array_equal(check.params, params)
+
+
+def test_a_kill_between_the_controller_and_the_es_state_replays_its_check_once(parts, tmp_path):
+    _, mdnrnn, starts = parts
+    kwargs = dict(popsize=4, rollouts=1, max_steps=5, seed=0, config={}, progress=False)
+
+    def train(generations: int) -> None:
+        dream = BatchedDream(mdnrnn, starts, 1.0, torch.Generator())
+        with RunLogger(tmp_path, {}) as logger:
+            train_controller(
+                tmp_path, dream, generations=generations, logger=logger,
+                real_scorer=lambda params: 1.0, real_check_every=2, **kwargs,
+            )  # fmt: skip
+
+    train(2)
+    state_at_2 = (tmp_path / ES_FILE).read_bytes()
+    train(4)
+    (tmp_path / ES_FILE).write_bytes(state_at_2)  # as if killed after generation 4's checkpoint
+    train(4)
+    assert [c.generation for c in load_checks(tmp_path / CONTROLLER_FILE)] == [2, 4]

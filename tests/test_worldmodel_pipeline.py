@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,12 @@ from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.common.video import count_frames
 from rnnagents.envs.carracing import train_track_seeds
 from rnnagents.train.worldmodel.pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
-from rnnagents.train.worldmodel.select import round_candidates, selection_tracks
+from rnnagents.train.worldmodel.select import (
+    Candidate,
+    round_candidates,
+    selection_tracks,
+    shortlist,
+)
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import PRESETS
 from rnnagents.worldmodel.run_files import load_controller_params
@@ -120,7 +126,9 @@ def test_select_promotes_the_round_candidate_that_scores_best_on_new_training_tr
         pipeline.run_stage("select")
         summary = json.loads((run / run_files.STAGES / "select.json").read_text())
         candidates = {candidate.name: candidate for candidate in round_candidates(run)}
-        assert {"iteration-0/last", "iteration-1/last"} <= set(candidates) == set(summary["scores"])
+        # every check of both rounds (smoke: generations 1 and 2, each checked)
+        names = [f"iteration-{k}/gen-{g}" for k in (0, 1) for g in (1, 2)]
+        assert list(candidates) == names and set(summary["scores"]) == set(names)
         assert summary["chosen"] == max(summary["scores"], key=summary["scores"].get)
         chosen = candidates[summary["chosen"]]
         assert np.array_equal(load_controller_params(run), chosen.params.astype(np.float32))
@@ -135,6 +143,28 @@ def test_select_promotes_the_round_candidate_that_scores_best_on_new_training_tr
     assert any("select/best" in line for line in read_metrics(run))
 
 
+def test_shortlist_keeps_the_best_checks_the_unchecked_and_the_last_in_run_order():
+    checks = [5.0, 9.0, None, 1.0, 7.0, 0.0]
+    candidates = [Candidate(f"c{i}", Path(), np.zeros(1), c) for i, c in enumerate(checks)]
+    assert [c.name for c in shortlist(candidates, 2)] == ["c1", "c2", "c4", "c5"]
+    assert shortlist(candidates, 0) == candidates == shortlist(candidates, 99)
+
+
+def test_select_scores_again_only_the_shortlist(finished_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    candidates = round_candidates(run)
+    assert all(c.check is not None for c in candidates)  # every round checked (smoke)
+    config = dataclasses.replace(TINY, select_tracks=1, select_candidates=1)
+    pipeline, executor, logger = open_pipeline(config, run, new=False, progress=False)
+    with executor, logger:
+        pipeline.run_stage("select")
+    summary = json.loads((run / run_files.STAGES / "select.json").read_text())
+    assert list(summary["scores"]) == [c.name for c in shortlist(candidates, 1)]
+    assert len(summary["scores"]) < len(candidates)
+    assert summary["frames"] == len(summary["scores"]) * TINY.collect_max_steps
+
+
 def test_a_run_without_rounds_offers_its_one_controller_under_the_name_it_is_archived_as(
     finished_run, tmp_path
 ):
@@ -142,7 +172,7 @@ def test_a_run_without_rounds_offers_its_one_controller_under_the_name_it_is_arc
     shutil.copytree(finished_run, run, ignore=shutil.ignore_patterns("iteration-*"))
     candidates = round_candidates(run)
     assert [c.folder for c in candidates] == [run] * len(candidates)
-    assert candidates[0].name == "iteration-0/last"  # as after select archives it there
+    assert candidates[0].name == "iteration-0/gen-1"  # as after select archives it there
 
 
 def test_resume_after_a_cut_redoes_only_what_is_missing(finished_run):

@@ -6,9 +6,11 @@ The ES state is pickled every generation (``es.pickle_dumps()``), so training re
 same search. The controller kept is the distribution mean (``xfavorite``): with noisy dream
 returns the best single sample is an optimistic pick, the mean is not. Every
 ``real_check_every`` generations (and after the last) that mean is scored in the dream and, by
-``real_scorer``, in the real game on training tracks: the dream/real gap over generations. With
-``pick_by_real`` the controller kept is the checked mean that scored best for real, since a
-dream's score stops tracking the real one once C starts to exploit M.
+``real_scorer``, in the real game on training tracks: the dream/real gap over generations. Every
+checked mean is kept in the controller checkpoint with its real score (``checks``), since the
+``select`` stage chooses among them; with ``pick_by_real`` the controller kept is the checked
+mean that scored best for real, since a dream's score stops tracking the real one once C starts
+to exploit M.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import io
 import pickle
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cma
@@ -168,10 +171,11 @@ def train_controller(
     adds OU noise of std ``action_noise`` to C's actions.
     """
     es_path = run_dir / ES_FILE
-    picked: tuple[float, np.ndarray] | None = None  # (real score, params) of the best check
+    checks: list[Check] = []
     if es_path.exists():
         es = load_es(es_path)
-        picked = _picked(run_dir / CONTROLLER_FILE)
+        # a kill after the checkpoint but before the ES state replays that generation's check
+        checks = [c for c in load_checks(run_dir / CONTROLLER_FILE) if c.generation <= es.countiter]
     else:
         options = {
             "popsize": popsize,
@@ -203,9 +207,8 @@ def train_controller(
             real = real_scorer(mean)
             dream_score = dream_returns(mean[None], dream, rollouts, max_steps, action_noise).mean()
             metrics.update({"real/mean": real, "dream/checked_mean": float(dream_score)})
-            if picked is None or real >= picked[0]:
-                picked = (real, mean)
-        kept = picked[1] if pick_by_real and picked is not None else mean
+            checks.append(Check(generation, real, mean))
+        kept = best_check(checks).params if pick_by_real and checks else mean
         # The controller first, the ES state second, the metrics line last: a kill between
         # any two replays this generation (the same search) rather than skipping it.
         save_checkpoint(
@@ -215,24 +218,49 @@ def train_controller(
                 "config": config,
                 "params": torch.as_tensor(kept),
                 "generation": generation,
-                **({} if picked is None else _picked_entries(picked)),
+                **_check_entries(checks),
             },
         )
         atomic_write_bytes(es_path, es.pickle_dumps())
         logger.log(metrics, step=generation)
-    kept = picked[1] if pick_by_real and picked is not None else es.result.xfavorite
+    kept = best_check(checks).params if pick_by_real and checks else es.result.xfavorite
     return np.asarray(kept, dtype=np.float32)
 
 
-def _picked_entries(picked: tuple[float, np.ndarray]) -> dict:
-    return {"picked_real": picked[0], "picked_params": torch.as_tensor(picked[1])}
+@dataclass(frozen=True)
+class Check:
+    """One real check of the ES mean: its generation, its mean real return, the mean itself."""
+
+    generation: int
+    real: float
+    params: np.ndarray
 
 
-def _picked(path: Path) -> tuple[float, np.ndarray] | None:
-    """The best real check so far, from the controller checkpoint of a search being resumed."""
+def best_check(checks: list[Check]) -> Check:
+    """The check that scored best for real; the later one on a tie."""
+    return max(reversed(checks), key=lambda check: check.real)
+
+
+def _check_entries(checks: list[Check]) -> dict:
+    if not checks:
+        return {}
+    return {
+        "check_generations": torch.tensor([check.generation for check in checks]),
+        "check_real": torch.tensor([check.real for check in checks], dtype=torch.float64),
+        "check_params": torch.as_tensor(np.stack([check.params for check in checks])),
+    }
+
+
+def load_checks(path: Path) -> list[Check]:
+    """The real checks saved in a controller checkpoint, oldest first (none if it has none)."""
     if not path.exists():
-        return None
+        return []
     ckpt = load_checkpoint(path, expected_kind=KIND)
-    if "picked_real" not in ckpt:
-        return None
-    return float(ckpt["picked_real"]), ckpt["picked_params"].numpy()
+    if "check_real" not in ckpt:
+        return []
+    return [
+        Check(int(generation), float(real), params.numpy())
+        for generation, real, params in zip(
+            ckpt["check_generations"], ckpt["check_real"], ckpt["check_params"], strict=True
+        )
+    ]

@@ -2,10 +2,12 @@
 
 CMA-ES keeps the ES mean of the last generation, and the dream that trained it may be exploited:
 the real checks (4 training tracks each) of one run rose and fell by hundreds from one check to
-the next. Each round leaves two candidates, its last ES mean and its best-checked one, and each
-needs its own round's M, since C reads M's hidden state. Scoring every candidate on a few more
-training tracks (never evaluation tracks) and keeping the best is issue 13's lever 4; its real
-frames count in the run's budget.
+the next. Every checked ES mean of every round is a candidate, and each needs its own round's M,
+since C reads M's hidden state. Scoring candidates on a few more training tracks (never
+evaluation tracks) and keeping the best is issue 13's lever 4; its real frames count in the
+run's budget. With ``select_candidates`` only that many, those with the best real checks, are
+scored again (and the last round's last ES mean, what a run without selection keeps): a check's
+4 tracks sort the candidates cheaply, the fresh tracks undo the luck that sorting rewards.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rnnagents.common.executor import Executor
 from rnnagents.common.files import atomic_write_bytes
 from rnnagents.envs.carracing import train_track_seeds
 from rnnagents.train.real_game import score_real
+from rnnagents.train.worldmodel.cmaes import load_checks
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.mdnrnn import load_mdnrnn
@@ -27,11 +30,12 @@ from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
 from rnnagents.worldmodel.vae import load_vae
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one candidate is itself, whatever its params
 class Candidate:
-    name: str  # e.g. "iteration-3/best-check"
+    name: str  # e.g. "iteration-3/gen-20"
     folder: Path  # the round's folder: its controller.pt and mdnrnn.pt
     params: np.ndarray
+    check: float | None  # its real check's score (None: never checked)
 
 
 def round_folders(run_dir: Path) -> list[Path]:
@@ -45,17 +49,31 @@ def round_folders(run_dir: Path) -> list[Path]:
 
 
 def round_candidates(run_dir: Path) -> list[Candidate]:
-    """Every round's last ES mean, and its best-checked ES mean where that differs."""
+    """Every round's checked ES means, oldest first; a round checked never offers its last."""
     found = []
     for folder in round_folders(run_dir):
-        ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind="controller")
         # a run without rounds: the name select archives it under
         name = run_files.iteration_dir(0) if folder == run_dir else folder.name
-        found.append(Candidate(f"{name}/last", folder, ckpt["params"].numpy()))
-        picked = ckpt.get("picked_params")
-        if picked is not None and not np.array_equal(picked.numpy(), ckpt["params"].numpy()):
-            found.append(Candidate(f"{name}/best-check", folder, picked.numpy()))
+        checks = load_checks(folder / run_files.CONTROLLER)
+        found += [
+            Candidate(f"{name}/gen-{check.generation}", folder, check.params, check.real)
+            for check in checks
+        ]
+        if not checks:
+            ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind="controller")
+            found.append(Candidate(f"{name}/last", folder, ckpt["params"].numpy(), None))
     return found
+
+
+def shortlist(candidates: list[Candidate], size: int) -> list[Candidate]:
+    """The ``size`` candidates with the best real checks (all when ``size`` is 0), the unchecked
+    ones and the last candidate (the last round's last ES mean) always included, in run order."""
+    if size == 0:
+        return candidates
+    checked = [c for c in candidates if c.check is not None]
+    best = sorted(checked, key=lambda c: c.check, reverse=True)[:size]
+    kept = {id(c) for c in best} | {id(candidates[-1])}
+    return [c for c in candidates if id(c) in kept or c.check is None]
 
 
 def selection_tracks(config: WorldModelConfig) -> list[int]:
@@ -90,13 +108,13 @@ class Selection:
 
 
 def choose(run_dir: Path, config: WorldModelConfig, executor: Executor) -> Selection:
-    """Score every round candidate of ``run_dir`` and name the best."""
-    candidates = round_candidates(run_dir)
+    """Score the shortlisted round candidates of ``run_dir`` and name the best."""
+    candidates = shortlist(round_candidates(run_dir), config.select_candidates)
     scores = score_candidates(run_dir, config, candidates, executor)
     return Selection(
         scores=scores,
         best=max(candidates, key=lambda candidate: scores[candidate.name]),
-        last=next(cand for cand in reversed(candidates) if cand.name.endswith("/last")),
+        last=candidates[-1],
         frames=len(candidates) * config.select_tracks * config.collect_max_steps,
     )
 
