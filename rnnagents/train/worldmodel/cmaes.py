@@ -252,10 +252,14 @@ def _check_entries(checks: list[Check]) -> dict:
 
 
 def load_checks(path: Path) -> list[Check]:
-    """The real checks saved in a controller checkpoint, oldest first (none if it has none)."""
+    """The real checks saved in a controller checkpoint file (none if there is no file)."""
     if not path.exists():
         return []
-    ckpt = load_checkpoint(path, expected_kind=KIND)
+    return checks_in(load_checkpoint(path, expected_kind=KIND))
+
+
+def checks_in(ckpt: dict) -> list[Check]:
+    """The real checks a loaded controller checkpoint holds, oldest first (none if it has none)."""
     if "check_real" not in ckpt:
         return []
     return [

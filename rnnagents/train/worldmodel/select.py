@@ -22,7 +22,8 @@ from rnnagents.common.executor import Executor
 from rnnagents.common.files import atomic_write_bytes
 from rnnagents.envs.carracing import train_track_seeds
 from rnnagents.train.real_game import score_real
-from rnnagents.train.worldmodel.cmaes import load_checks
+from rnnagents.train.worldmodel.cmaes import KIND as CONTROLLER_KIND
+from rnnagents.train.worldmodel.cmaes import checks_in
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.mdnrnn import load_mdnrnn
@@ -49,18 +50,19 @@ def round_folders(run_dir: Path) -> list[Path]:
 
 
 def round_candidates(run_dir: Path) -> list[Candidate]:
-    """Every round's checked ES means, oldest first; a round checked never offers its last."""
+    """Every round's checked ES means, oldest first; a round never checked offers its last ES
+    mean instead."""
     found = []
     for folder in round_folders(run_dir):
         # a run without rounds: the name select archives it under
         name = run_files.iteration_dir(0) if folder == run_dir else folder.name
-        checks = load_checks(folder / run_files.CONTROLLER)
+        ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind=CONTROLLER_KIND)
+        checks = checks_in(ckpt)
         found += [
             Candidate(f"{name}/gen-{check.generation}", folder, check.params, check.real)
             for check in checks
         ]
         if not checks:
-            ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind="controller")
             found.append(Candidate(f"{name}/last", folder, ckpt["params"].numpy(), None))
     return found
 
@@ -123,7 +125,7 @@ def save_candidate(candidate: Candidate, folder: Path) -> None:
     """The candidate as ``folder``'s controller.pt and mdnrnn.pt (its round's checkpoint with
     the candidate's parameters, and its round's M)."""
     folder.mkdir(parents=True, exist_ok=True)
-    ckpt = load_checkpoint(candidate.folder / run_files.CONTROLLER, expected_kind="controller")
+    ckpt = load_checkpoint(candidate.folder / run_files.CONTROLLER, expected_kind=CONTROLLER_KIND)
     ckpt.pop("format_version", None)
     params = ckpt["params"].new_tensor(candidate.params)
     save_checkpoint(folder / run_files.CONTROLLER, {**ckpt, "params": params})
