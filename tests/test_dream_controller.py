@@ -13,12 +13,12 @@ from rnnagents.agents.controller import BatchedController, n_params
 from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.envs.carracing import ACTION_HIGH, ACTION_LOW, OFF_PLAYFIELD_REWARD, STEP_REWARD
 from rnnagents.train.worldmodel.cmaes import (
-    CONTROLLER_FILE,
     ES_FILE,
     dream_returns,
     load_checks,
     train_controller,
 )
+from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.mdnrnn import MDNRNN
@@ -341,7 +341,7 @@ def test_pick_by_real_keeps_the_checked_controller_that_scored_best_across_a_res
     np.testing.assert_array_equal(load_controller_params(tmp_path), final)
     reals = [(m["step"], m["real/mean"]) for m in read_metrics(tmp_path) if "real/mean" in m]
     assert reals == [(2, 5.0), (4, 9.0), (6, 1.0)]
-    checks = load_checks(tmp_path / CONTROLLER_FILE)  # every check, kept across the resume
+    checks = load_checks(tmp_path / run_files.CONTROLLER)  # every check, kept across the resume
     assert [(c.generation, c.real) for c in checks] == [(2, 5.0), (4, 9.0), (6, 1.0)]
     for check, params in zip(checks, checked, strict=True):
         np.testing.assert_array_equal(check.params, params)
@@ -364,4 +364,4 @@ def test_a_kill_between_the_controller_and_the_es_state_replays_its_check_once(p
     train(4)
     (tmp_path / ES_FILE).write_bytes(state_at_2)  # as if killed after generation 4's checkpoint
     train(4)
-    assert [c.generation for c in load_checks(tmp_path / CONTROLLER_FILE)] == [2, 4]
+    assert [c.generation for c in load_checks(tmp_path / run_files.CONTROLLER)] == [2, 4]

@@ -15,6 +15,7 @@ from rnnagents.envs.carracing import train_track_seeds
 from rnnagents.train.worldmodel.pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
 from rnnagents.train.worldmodel.select import (
     Candidate,
+    Selection,
     round_candidates,
     selection_tracks,
     shortlist,
@@ -129,6 +130,7 @@ def test_select_promotes_the_round_candidate_that_scores_best_on_new_training_tr
         # every check of both rounds (smoke: generations 1 and 2, each checked)
         names = [f"iteration-{k}/gen-{g}" for k in (0, 1) for g in (1, 2)]
         assert list(candidates) == names and set(summary["scores"]) == set(names)
+        assert [c.name for c in round_candidates(run, rounds=1)] == names[:2]  # round 0 only
         assert summary["chosen"] == max(summary["scores"], key=summary["scores"].get)
         chosen = candidates[summary["chosen"]]
         assert np.array_equal(load_controller_params(run), chosen.params.astype(np.float32))
@@ -148,6 +150,14 @@ def test_shortlist_keeps_the_best_checks_the_unchecked_and_the_last_in_run_order
     candidates = [Candidate(f"c{i}", Path(), np.zeros(1), c) for i, c in enumerate(checks)]
     assert [c.name for c in shortlist(candidates, 2)] == ["c1", "c2", "c4", "c5"]
     assert shortlist(candidates, 0) == candidates == shortlist(candidates, 99)
+
+
+def test_a_selection_of_some_candidates_keeps_their_scores_only_and_names_the_best():
+    candidates = [Candidate(f"c{i}", Path(), np.zeros(1), None) for i in range(3)]
+    scores = {"c0": 2.0, "c1": 5.0, "c2": -1.0, "c9": 99.0}  # c9: a candidate not offered
+    chosen = Selection.of(candidates, scores, frames=7)
+    assert chosen.best.name == "c1" and chosen.last.name == "c2" and chosen.frames == 7
+    assert list(chosen.scores) == ["c0", "c1", "c2"]
 
 
 def test_select_scores_again_only_the_shortlist(finished_run, tmp_path):

@@ -32,11 +32,11 @@ from rnnagents.common.checkpoint import load_checkpoint, save_checkpoint
 from rnnagents.common.files import atomic_write_bytes
 from rnnagents.common.run_logger import RunLogger
 from rnnagents.envs.carracing import ACTION_LOW
+from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.dream import BatchedDream
 
 KIND = "controller"
 ES_FILE = "controller_es.pkl"
-CONTROLLER_FILE = "controller.pt"
 INITIAL_SIGMA = 0.1
 
 RealScorer = Callable[[np.ndarray], float]  # params -> mean real return on training tracks
@@ -175,7 +175,9 @@ def train_controller(
     if es_path.exists():
         es = load_es(es_path)
         # a kill after the checkpoint but before the ES state replays that generation's check
-        checks = [c for c in load_checks(run_dir / CONTROLLER_FILE) if c.generation <= es.countiter]
+        checks = [
+            c for c in load_checks(run_dir / run_files.CONTROLLER) if c.generation <= es.countiter
+        ]
     else:
         options = {
             "popsize": popsize,
@@ -212,7 +214,7 @@ def train_controller(
         # The controller first, the ES state second, the metrics line last: a kill between
         # any two replays this generation (the same search) rather than skipping it.
         save_checkpoint(
-            run_dir / CONTROLLER_FILE,
+            run_dir / run_files.CONTROLLER,
             {
                 "kind": KIND,
                 "config": config,

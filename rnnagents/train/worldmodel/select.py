@@ -49,11 +49,11 @@ def round_folders(run_dir: Path) -> list[Path]:
     return rounds or [run_dir]
 
 
-def round_candidates(run_dir: Path) -> list[Candidate]:
-    """Every round's checked ES means, oldest first; a round never checked offers its last ES
-    mean instead."""
+def round_candidates(run_dir: Path, rounds: int | None = None) -> list[Candidate]:
+    """Every round's checked ES means (of the first ``rounds`` rounds only, when given), oldest
+    first; a round never checked offers its last ES mean instead."""
     found = []
-    for folder in round_folders(run_dir):
+    for folder in round_folders(run_dir)[:rounds]:
         # a run without rounds: the name select archives it under
         name = run_files.iteration_dir(0) if folder == run_dir else folder.name
         ckpt = load_checkpoint(folder / run_files.CONTROLLER, expected_kind=CONTROLLER_KIND)
@@ -108,17 +108,23 @@ class Selection:
     last: Candidate  # the last round's last ES mean: what a run without selection keeps
     frames: int  # an upper bound on the real frames the scoring used
 
+    @classmethod
+    def of(cls, candidates: list[Candidate], scores: dict[str, float], frames: int) -> Selection:
+        """The best of ``candidates`` (in run order) by ``scores``."""
+        scores = {candidate.name: scores[candidate.name] for candidate in candidates}
+        best = max(candidates, key=lambda candidate: scores[candidate.name])
+        return cls(scores=scores, best=best, last=candidates[-1], frames=frames)
 
-def choose(run_dir: Path, config: WorldModelConfig, executor: Executor) -> Selection:
-    """Score the shortlisted round candidates of ``run_dir`` and name the best."""
-    candidates = shortlist(round_candidates(run_dir), config.select_candidates)
+
+def choose(
+    run_dir: Path, config: WorldModelConfig, executor: Executor, rounds: int | None = None
+) -> Selection:
+    """Score the shortlisted round candidates of ``run_dir`` (of its first ``rounds`` rounds,
+    when given) and name the best."""
+    candidates = shortlist(round_candidates(run_dir, rounds), config.select_candidates)
     scores = score_candidates(run_dir, config, candidates, executor)
-    return Selection(
-        scores=scores,
-        best=max(candidates, key=lambda candidate: scores[candidate.name]),
-        last=candidates[-1],
-        frames=len(candidates) * config.select_tracks * config.collect_max_steps,
-    )
+    frames = len(candidates) * config.select_tracks * config.collect_max_steps
+    return Selection.of(candidates, scores, frames)
 
 
 def save_candidate(candidate: Candidate, folder: Path) -> None:
