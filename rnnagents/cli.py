@@ -166,7 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="World Models on CarRacing: every stage in order",
     )
     _add_preset(wm, "worldmodel", "smoke: minutes; default: about an hour; paper: the paper's")
-    wm.add_argument("--resume", metavar="RUN_DIR", help="continue the pipeline in RUN_DIR")
+    wm.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the pipeline in RUN_DIR (--iterations may grow: more rounds)",
+    )
     add_config_flags(wm, "worldmodel")
     for stage, text in (
         ("vae", "train V on the collected frames (and encode them)"),
@@ -342,14 +346,18 @@ def _run_worldmodel_stages(run_dir, config, stages, args, *, new: bool, force: b
 
 
 def cmd_train_worldmodel(args: argparse.Namespace) -> None:
-    from rnnagents.common.run_dir import default_run_dir
+    from rnnagents.common.run_dir import default_run_dir, locked
     from rnnagents.common.stats import read_report
+    from rnnagents.train.worldmodel.extend import add_rounds
     from rnnagents.train.worldmodel.pipeline import pipeline_stages
     from rnnagents.worldmodel.run_files import run_config
 
     if args.resume:
-        refuse_on_resume(args, "worldmodel")
+        refuse_on_resume(args, "worldmodel", allowed={"iterations"})
         run_dir, config = Path(args.resume), run_config(args.resume)
+        if args.iterations is not None:
+            with locked(run_dir, create=False):
+                config = add_rounds(run_dir, config, args.iterations)
     else:
         config = new_config(args, "worldmodel")
         run_dir = Path(args.run_dir) if args.run_dir else default_run_dir("worldmodel")

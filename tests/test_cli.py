@@ -13,11 +13,13 @@ import pytest
 
 from rnnagents.cli import build_parser, main, new_config
 from rnnagents.common.configs import with_overrides
+from rnnagents.common.run_dir import start_run_dir
 from rnnagents.train.ppo.config import PPORunConfig
 from rnnagents.train.ram.config import PRESETS as RAM_PRESETS
 from rnnagents.train.ram.config import RAMRunConfig
 from rnnagents.worldmodel.config import PRESETS as WM_PRESETS
 from rnnagents.worldmodel.config import WorldModelConfig
+from rnnagents.worldmodel.run_files import run_config
 
 
 def flags_of(*command: str) -> dict[str, str]:
@@ -75,6 +77,17 @@ def test_resume_refuses_flags_that_would_change_the_run(tmp_path, capsys, kind, 
         main(["train", kind, "--resume", str(tmp_path), *flags])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"{named} cannot change an existing run" in err
+
+
+def test_resume_may_give_a_world_model_run_more_rounds_never_fewer(tmp_path, capsys):
+    config = dataclasses.replace(WM_PRESETS["smoke"], iterations=1)
+    start_run_dir(tmp_path, config.as_dict(), "worldmodel")
+    fewer, more_and_another = ["--iterations", "0"], ["--iterations", "3", "--vae-lr", "0.5"]
+    for flags, named in ((fewer, "never fewer"), (more_and_another, "--vae-lr cannot change")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "worldmodel", "--resume", str(tmp_path), *flags])
+        assert exit_info.value.code == 2 and named in capsys.readouterr().err
+    assert run_config(tmp_path) == config  # refused: the run is as it was
 
 
 def test_env_show_writes_an_image_and_names_a_bad_extension(tmp_path, capsys):

@@ -12,6 +12,7 @@ import torch
 from rnnagents.common.run_logger import RunLogger, read_metrics
 from rnnagents.common.video import count_frames
 from rnnagents.envs.carracing import train_track_seeds
+from rnnagents.train.worldmodel.extend import add_rounds, archive_dir
 from rnnagents.train.worldmodel.pipeline import DREAM_VS_REAL_STEPS, open_pipeline, pipeline_stages
 from rnnagents.train.worldmodel.select import (
     Candidate,
@@ -100,17 +101,59 @@ def test_a_second_run_with_the_same_seed_ends_with_the_same_weights_and_scores(
     bit. (Before the resume test below, which retrains part of ``finished_run``.)"""
     again = tmp_path / "run"
     run_pipeline(again, new=True)
-    checkpoints = sorted(finished_run.rglob("*.pt"))
-    assert len(checkpoints) >= 5  # V, M and C, and the rounds' archived M and C
-    for path in checkpoints:
-        first = dict(_tensors(torch.load(path, weights_only=True)))
-        second = dict(
-            _tensors(torch.load(again / path.relative_to(finished_run), weights_only=True))
-        )
-        assert first.keys() == second.keys() and first, path
-        assert all(torch.equal(first[k], second[k]) for k in first), path
+    assert len(_assert_same_checkpoints(finished_run, again)) >= 5  # V, M, C, rounds' M and C
     first, second = (json.loads((run / "eval.json").read_text()) for run in (finished_run, again))
     assert first["returns"] == second["returns"] and first["dream"] == second["dream"]
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _assert_same_checkpoints(run: Path, other: Path) -> list[Path]:
+    """Every checkpoint of ``run`` holds the same tensors in ``other``; returns them."""
+    checkpoints = sorted(run.rglob("*.pt"))
+    for path in checkpoints:
+        first = dict(_tensors(torch.load(path, weights_only=True)))
+        second = dict(_tensors(torch.load(other / path.relative_to(run), weights_only=True)))
+        assert first.keys() == second.keys() and first, path
+        assert all(torch.equal(first[k], second[k]) for k in first), path
+    return checkpoints
+
+
+def test_more_rounds_for_a_finished_run_end_bit_for_bit_as_a_fresh_run_with_that_many(tmp_path):
+    """``--resume RUN --iterations N``: a 1-round run given a second round ends as a fresh
+    2-round run (select and evaluate redone), and keeps its first results in an archive."""
+    one, two = (dataclasses.replace(TINY, select_tracks=1, iterations=k) for k in (1, 2))
+    runs = extended, fresh = tmp_path / "extended", tmp_path / "fresh"
+    for config, run in zip((one, two), runs, strict=True):
+        pipeline, executor, logger = open_pipeline(config, run, new=True, progress=False)
+        with executor, logger:
+            pipeline.run_all()
+    first_eval = (extended / "eval.json").read_text()
+    first_select = _json(extended / run_files.STAGES / "select.json")
+    # select promoted an earlier candidate, so the next round must start from the last one
+    assert first_select["chosen"] != "iteration-1/gen-2"
+    with pytest.raises(ValueError, match="never fewer"):
+        add_rounds(extended, one, 0)
+    assert add_rounds(extended, one, 1) == one
+    config = add_rounds(extended, one, 2)
+    assert config == two == run_files.run_config(extended)
+    assert not run_files.stage_done(extended, "select")
+    pipeline, executor, logger = open_pipeline(config, extended, new=False, progress=False)
+    with executor, logger:
+        pipeline.run_all()
+    archive = extended / archive_dir(1)
+    checkpoints = [p.relative_to(fresh) for p in _assert_same_checkpoints(fresh, extended)]
+    archived = [p.relative_to(extended) for p in (archive / "select").glob("*.pt")]
+    assert sorted(p.relative_to(extended) for p in extended.rglob("*.pt")) == sorted(
+        [*checkpoints, *archived]
+    )
+    for name in ("eval.json", f"{run_files.STAGES}/select.json"):
+        same = [{k: v for k, v in _json(run / name).items() if k != "seconds"} for run in runs]
+        assert same[0] == same[1], name
+    assert (archive / "eval.json").read_text() == first_eval
+    assert _json(archive / "stage-select.json") == first_select
 
 
 def test_select_promotes_the_round_candidate_that_scores_best_on_new_training_tracks(
