@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import CLI, TINY_ENV, read_wandb_record
@@ -16,6 +17,7 @@ from rnnagents.common.checkpoint import CheckpointError, load_checkpoint
 from rnnagents.common.run_logger import read_metrics
 from rnnagents.common.video import count_frames
 from rnnagents.train.ram.config import PRESETS
+from rnnagents.train.ram.rollout import play_batch
 from rnnagents.train.ram.trainer import RAMTrainer, resume_config, run_ram
 
 SMOKE = dataclasses.replace(PRESETS["smoke"], env_id=TINY_ENV, device="cpu")
@@ -150,6 +152,28 @@ def test_first_location_option_reaches_the_env():
         envs.close()
         assert (obs["location"].std(0) > 0.1).all() == varies
         assert varies or (obs["location"] == 0).all()
+
+
+def test_location_samples_play_each_canvas_that_many_times_with_its_own_locations(tmp_path):
+    config = dataclasses.replace(SMOKE, batch_size=8, location_samples=4)
+    trainer = RAMTrainer(config, tmp_path / "run", progress=False)
+    seeds = trainer.episode_seeds(5)
+    assert seeds == [5] * 4 + [6] * 4
+    assert RAMTrainer(SMOKE, tmp_path / "one", progress=False).episode_seeds(5) == list(
+        range(5, 5 + SMOKE.batch_size)
+    )  # one sample: the seeds an int seed gives, as before the option
+    trainer.generator.manual_seed(0)
+    result = play_batch(trainer.model, trainer.envs, trainer.device, trainer.generator, seeds)
+    canvases, labels = trainer.envs.task.canvases, result.labels.tolist()
+    for group in (slice(0, 4), slice(4, 8)):
+        assert (canvases[group] == canvases[group][:1]).all()
+        assert len(set(labels[group])) == 1
+        paths = result.locations[group, 1:]  # the first glimpse is at the centre for all
+        assert len({path.tobytes() for path in paths}) == 4  # each its own location samples
+    assert not np.array_equal(canvases[0], canvases[4])
+    assert trainer.train_batch(3)["images"] == 8
+    with pytest.raises(ValueError, match="multiple of location_samples"):
+        dataclasses.replace(SMOKE, batch_size=6, location_samples=4)
 
 
 @pytest.mark.slow

@@ -48,7 +48,10 @@ class RAMRunConfig:
     )
     random_locations: bool = option(False, "glimpse at uniformly random locations (an ablation)")
     reinforce_weight: float = option(1.0, "weight of the REINFORCE term in the hybrid loss")
-    batch_size: int = option(128, "images per batch")
+    batch_size: int = option(128, "episodes per batch (canvases x location_samples)")
+    location_samples: int = option(
+        1, "episodes per canvas in a batch, each with its own locations (slundqui's RAM: 10)"
+    )
     batches_per_epoch: int = option(400, "training batches per epoch")
     epochs: int = option(50, "number of epochs")
     lr: float = option(1e-3, "Adam learning rate")
@@ -67,11 +70,16 @@ class RAMRunConfig:
             )
         check_bounds(
             self,
-            at_least_one=("n_glimpses", "batch_size", "batches_per_epoch", "epochs",
-                          "valid_episodes", "media_every"),
+            at_least_one=("n_glimpses", "batch_size", "location_samples", "batches_per_epoch",
+                          "epochs", "valid_episodes", "media_every"),
             positive=("lr", "lr_decay", "max_grad_norm", "location_std"),
             non_negative=("reinforce_weight", "seed"),
         )  # fmt: skip
+        if self.batch_size % self.location_samples:
+            raise ValueError(
+                f"batch_size {self.batch_size} must be a multiple of location_samples "
+                f"{self.location_samples} (each canvas fills that many episodes of a batch)"
+            )
         if self.lr_decay > 1:
             raise ValueError(f"lr_decay must be <= 1, got {self.lr_decay}")
         self.model_config(3 * 12 * 12)  # validates core, std and sizes early

@@ -87,9 +87,17 @@ class RAMTrainer:
         """One seed per batch: it draws the batch's episodes and its location samples."""
         return [int(s) for s in rng.integers(2**62, size=self.config.batches_per_epoch)]
 
+    def episode_seeds(self, seed: int) -> list[int]:
+        """The batch's sub-env seeds, ``seed + i`` for the i-th canvas: sub-envs that share a
+        seed draw the same canvas, so each canvas is played ``location_samples`` times."""
+        c = self.config
+        return [seed + i // c.location_samples for i in range(c.batch_size)]
+
     def train_batch(self, seed: int) -> dict[str, float]:
         self.generator.manual_seed(seed)
-        result = play_batch(self.model, self.envs, self.device, self.generator, seed=seed)
+        result = play_batch(
+            self.model, self.envs, self.device, self.generator, seed=self.episode_seeds(seed)
+        )
         loss = ram_loss(
             result.logits,
             result.labels,
