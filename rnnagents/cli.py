@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[p["run"], p["executor"]],
         help="World Models on CarRacing: every stage in order",
     )
-    _add_preset(wm, "worldmodel", "smoke: minutes; default: about an hour; paper: the paper's")
+    _add_preset(wm, "worldmodel", "smoke: minutes; default: about two hours; paper: the paper's")
     wm.add_argument(
         "--resume",
         metavar="RUN_DIR",

@@ -167,19 +167,20 @@ PRESETS: dict[str, WorldModelConfig] = {
         iterations=1,
         iteration_episodes=2,
     ),
-    # The best configuration measured on this project's 2-core machine (one core used, the other
-    # busy): 40 collected episodes, half of them driven by the PRIVILEGED track follower (it reads
-    # the track geometry; data collection only) with OU noise 0.3, half brownian (38,012 frames, 6.2
-    # min); V 2 epochs (7.6 min); M 30 epochs with the "events" dream reward, 2 episodes held out
-    # (1.1 min); CMA-ES 40 generations of 32 x 4 dreams; then 4 rounds of collecting 20 episodes
-    # with the controller plus noise, retraining M on everything and continuing CMA-ES (6-13 min a
-    # round); then the select stage scores each round's checked Cs (generations 20 and 40) on 8 more
-    # training tracks and keeps the best. About 45 min of train time with 1 worker on a fast core,
-    # about 118,000 collected frames plus at most 40,000 in real checks and 80,000 in selection.
-    # Rounds: 2 rounds scored 86.3 (seed 0) and 259.2 (seed 1) on the 100 unseen tracks, 4 rounds
-    # 417.7 and 630.3 in runs resumed from those, but 123.4 and 101.7 in fresh runs on another
-    # machine; selecting among their rounds' Cs on training tracks raised both (see the README). The
-    # brownian-only data with the regressed reward scored -86.3 +- 0.8 on 10 unseen tracks.
+    # The best configuration measured on this project's 2-core machines: 40 collected episodes,
+    # half of them driven by the PRIVILEGED track follower (it reads the track geometry; data
+    # collection only) with OU noise 0.3, half brownian (38,012 frames); V 2 epochs; M 30 epochs
+    # with the "events" dream reward, 2 episodes held out; CMA-ES 40 generations of 32 x 16
+    # dreams (the paper's 16); then 6 rounds of collecting 20 episodes with the controller plus
+    # noise, retraining M on everything and continuing CMA-ES (13-17 min a round); then the
+    # select stage scores each round's checked Cs (generations 20 and 40) on 8 more training
+    # tracks and keeps the best. About 110-120 min of train time with 2 workers, about 158,000
+    # collected frames plus at most 56,000 in real checks and 112,000 in selection. Seeds 2 and
+    # 3 scored 551.4 and 563.4 on the 100 unseen tracks (one machine); 4 dreams and 4 rounds,
+    # the previous default, 547.1 / 394.7 and 240.7 / 443.7 on two other machines, 4 rounds
+    # with 16 dreams 551.4 / 426.9 (README, "Every lever at a glance"). Selection matters: seed
+    # 2's rounds 5 and 6 scored worse than its round 4, whose C the select stage kept.
+    # The brownian-only data with the regressed reward scored -86.3 +- 0.8 on 10 unseen tracks.
     # vae_lr 1e-3 rather than the paper's 1e-4: this run makes only ~800 updates, and on
     # collected frames 1e-3 reached a reconstruction error of 41 after 250 updates, 1e-4 117.
     # action_noise 0.2: C alone ends up circling off the road with its steering saturated;
@@ -196,11 +197,11 @@ PRESETS: dict[str, WorldModelConfig] = {
         mdn_batch_size=32,
         mdn_holdout_episodes=2,
         cmaes_popsize=32,
-        cmaes_rollouts=4,
+        cmaes_rollouts=16,
         cmaes_generations=40,
         real_check_every=20,
         real_check_episodes=4,
-        iterations=4,
+        iterations=6,
         iteration_episodes=20,
         select_tracks=8,
         action_noise=0.2,
