@@ -24,6 +24,11 @@ if [[ -n "$mnist" ]]; then
   done
   train --preset cluttered60 --random-locations --epochs 10 --data-dir "$mnist" \
     --run-dir "$runs/full-c60-random-10"
+  for batch_k in 128-4 512-4 512-1; do  # location samples per canvas, against fresh canvases
+    train --preset cluttered60 --epochs 10 --batch-size "${batch_k%-*}" \
+      --location-samples "${batch_k#*-}" --data-dir "$mnist" --run-dir "$runs/full-c60-b$batch_k"
+  done
+  train --preset cluttered60 --epochs 40 --data-dir "$mnist" --run-dir "$runs/full-c60-rnn-40"
   python benchmarks/fc_baseline.py --env rnnagents/ClutteredMNIST60-v0 --data-dir "$mnist" \
     --images 8192000 --name fc_baseline_full
   exit 0
