@@ -19,11 +19,9 @@ from rnnagents.common.files import atomic_write_bytes
 from rnnagents.common.run_dir import start_run_dir
 from rnnagents.common.stats import EVAL_FILE
 from rnnagents.train.real_game import PROGRESS_FILE
-from rnnagents.train.worldmodel.pipeline import SELECT_STAGE
+from rnnagents.train.worldmodel.pipeline import EVALUATE_STAGE, SELECT_STAGE, stage_name
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import WorldModelConfig
-
-EVALUATE_STAGE = "evaluate"
 
 
 def archive_dir(iterations: int) -> str:
@@ -47,7 +45,7 @@ def add_rounds(run_dir: str | Path, config: WorldModelConfig, iterations: int) -
     markers = [stages / f"{stage}.json" for stage in (SELECT_STAGE, EVALUATE_STAGE)]
     _move([(marker, f"stage-{marker.name}") for marker in markers], archive)
     last_round = run_dir / run_files.iteration_dir(config.iterations)
-    last_stage = f"controller-{config.iterations}" if config.iterations else "controller"
+    last_stage = stage_name("controller", config.iterations)
     promoted = (last_round / run_files.CONTROLLER).exists()  # round 0's: archived by select
     if run_files.stage_done(run_dir, last_stage) and promoted:  # select may have promoted another
         for name in (run_files.MDNRNN, run_files.CONTROLLER):

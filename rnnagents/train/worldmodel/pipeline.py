@@ -49,15 +49,23 @@ from rnnagents.worldmodel.shards import ShardError
 from rnnagents.worldmodel.vae import load_vae
 
 AGENT = "worldmodel"
-STAGES = ("collect", "vae", "encode", "mdnrnn", "controller", "evaluate")
+EVALUATE_STAGE = "evaluate"
+STAGES = ("collect", "vae", "encode", "mdnrnn", "controller", EVALUATE_STAGE)
 ITERATION_STAGES = ("collect", "encode", "mdnrnn", "controller")
 SELECT_STAGE = "select"  # after the last round, with select_tracks > 0
 DREAM_VS_REAL_STEPS = 200  # frames of the video logged after each controller stage (4 s)
 
 
+def stage_name(stage: str, iteration: int = 0) -> str:
+    """``stage`` in round ``iteration``: ``controller`` in round 0, ``controller-3`` in round 3."""
+    return f"{stage}-{iteration}" if iteration else stage
+
+
 def pipeline_stages(config: WorldModelConfig) -> list[str]:
     """Every stage of a run in order, the iteration rounds before the final evaluation."""
-    rounds = [f"{stage}-{k}" for k in range(1, config.iterations + 1) for stage in ITERATION_STAGES]
+    rounds = [
+        stage_name(stage, k) for k in range(1, config.iterations + 1) for stage in ITERATION_STAGES
+    ]
     select = [SELECT_STAGE] if config.select_tracks else []
     return [*STAGES[:-1], *rounds, *select, STAGES[-1]]
 
@@ -201,7 +209,9 @@ class Pipeline:
         if iteration == 0:
             return self._train_network("mdnrnn", train_mdnrnn, run_files.LATENTS, run_files.MDNRNN)
         trained = f"{run_files.iteration_dir(iteration)}/{run_files.MDNRNN}"
-        self._train_network(f"mdnrnn-{iteration}", train_mdnrnn, run_files.LATENTS, trained)
+        self._train_network(
+            stage_name("mdnrnn", iteration), train_mdnrnn, run_files.LATENTS, trained
+        )
         self._promote(self.path(trained), run_files.MDNRNN, iteration)
         return {}
 
@@ -249,7 +259,7 @@ class Pipeline:
             self._promote(out_dir / run_files.CONTROLLER, run_files.CONTROLLER, iteration)
         self.logger.log_artifact(self.path(run_files.CONTROLLER), f"controller-{self.run_dir.name}")
         if self.logger.wandb_id is not None:
-            self.log_dream_vs_real(f"controller-{iteration}" if iteration else "controller")
+            self.log_dream_vs_real(stage_name("controller", iteration))
         return {}
 
     def stage_select(self) -> dict:
