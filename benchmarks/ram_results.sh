@@ -29,6 +29,14 @@ if [[ -n "$mnist" ]]; then
       --location-samples "${batch_k#*-}" --data-dir "$mnist" --run-dir "$runs/full-c60-b$batch_k"
   done
   train --preset cluttered60 --epochs 40 --data-dir "$mnist" --run-dir "$runs/full-c60-rnn-40"
+  for core_std in rnn-0.2 rnn-0.3 gru-0.05 gru-0.15 gru-0.2 gru-0.3; do  # location std, short budget
+    train --preset cluttered60 --epochs 10 --core "${core_std%-*}" --location-std "${core_std#*-}" \
+      --data-dir "$mnist" --run-dir "$runs/full-c60-std-$core_std"
+  done
+  for core in rnn gru; do  # the best std of that screen at the full budget
+    train --preset cluttered60 --core "$core" --location-std 0.2 --data-dir "$mnist" \
+      --run-dir "$runs/full-c60-$core-std0.2"
+  done
   python benchmarks/fc_baseline.py --env rnnagents/ClutteredMNIST60-v0 --data-dir "$mnist" \
     --images 8192000 --name fc_baseline_full
   exit 0
