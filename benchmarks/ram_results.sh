@@ -18,6 +18,7 @@ if [[ -n "$mnist" ]]; then
   # a gated core at the full budget (not the paper's ReLU RNN)
   train --preset cluttered60 --core gru --data-dir "$mnist" --run-dir "$runs/full-c60-gru"
   train --preset translated60 --core gru --data-dir "$mnist" --run-dir "$runs/full-t60-gru"
+  train --preset cluttered100 --core gru --data-dir "$mnist" --run-dir "$runs/full-c100-gru"
   for core in rnn lstm gru peephole-lstm; do  # the cores side by side, on a short budget
     train --preset cluttered60 --core "$core" --epochs 10 --data-dir "$mnist" \
       --run-dir "$runs/full-c60-core-$core"
