@@ -19,6 +19,11 @@ if [[ -n "$mnist" ]]; then
   train --preset cluttered60 --core gru --data-dir "$mnist" --run-dir "$runs/full-c60-gru"
   train --preset translated60 --core gru --data-dir "$mnist" --run-dir "$runs/full-t60-gru"
   train --preset cluttered100 --core gru --data-dir "$mnist" --run-dir "$runs/full-c100-gru"
+  # the peephole LSTM at half and a quarter of those budgets, against the GRU runs' curves
+  train --preset cluttered60 --core peephole-lstm --epochs 80 --data-dir "$mnist" \
+    --run-dir "$runs/full-c60-peephole-80"
+  train --preset cluttered100 --core peephole-lstm --epochs 30 --data-dir "$mnist" \
+    --run-dir "$runs/full-c100-peephole-30"
   for core in rnn lstm gru peephole-lstm; do  # the cores side by side, on a short budget
     train --preset cluttered60 --core "$core" --epochs 10 --data-dir "$mnist" \
       --run-dir "$runs/full-c60-core-$core"
