@@ -287,18 +287,20 @@ def test_dropout_mask_is_fixed_within_a_dream_and_fresh_for_the_next(parts):
     one_start = torch.stack([starts[0, 0], torch.full((32,), -60.0)])[None]  # z = mu, exactly
     dream = BatchedDream(model, one_start, 1.0, torch.Generator().manual_seed(0))
     dream.reset(2)
-    mask = dream.mask.clone()
+    masks = dream.masks
+    assert masks.input is None and masks.state is None
+    mask = masks.output.clone()
     assert mask.shape == (2, 256) and set(mask.unique().tolist()) == {0.0, 2.0}
     assert not torch.equal(mask[0], mask[1])
     z = dream.z.clone()
-    _, heads, state = model.step(z, torch.zeros(2, 3), model.initial_state(2), mask)
+    _, heads, state = model.step(z, torch.zeros(2, 3), model.initial_state(2), masks)
     assert torch.equal(state[0][0], state[0][1])  # C reads the same h ...
     assert heads.tile_logit[0] != heads.tile_logit[1]  # ... of two slightly different worlds
     dream.step(torch.zeros(2, 3))
-    assert torch.equal(dream.mask, mask)
+    assert torch.equal(dream.masks.output, mask)
     dream.reset(2)
-    assert not torch.equal(dream.mask, mask)
-    assert MDNRNN().dropout_mask(2) is None
+    assert not torch.equal(dream.masks.output, mask)
+    assert MDNRNN().dream_masks(2) is None
 
     inputs = torch.randn(1, 4, 32), torch.randn(1, 4, 3)
     assert torch.equal(model(*inputs)[1].reward, model(*inputs)[1].reward)  # eval: no dropout

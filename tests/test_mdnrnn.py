@@ -22,7 +22,9 @@ from rnnagents.worldmodel.mdnrnn import (
     LOG_SIGMA_MAX,
     LOG_SIGMA_MIN,
     MDNRNN,
+    DreamMasks,
     MDNOutput,
+    _keep_mask,
     load_mdnrnn,
     mdn_loss,
     mdnrnn_loss,
@@ -299,6 +301,7 @@ def test_event_heads_start_at_the_base_rates_of_their_events(tmp_path, latent_di
     [
         ("dream_reward", "sparse", "dream_reward must be one of"),
         ("mdn_dropout", 1.0, "mdn_dropout must be in"),
+        ("mdn_recurrent_dropout", -0.1, "mdn_recurrent_dropout must be in"),
         ("collect_follow_fraction", 1.5, "collect_follow_fraction must be in"),
         (
             "mdn_holdout_episodes",
@@ -310,3 +313,45 @@ def test_event_heads_start_at_the_base_rates_of_their_events(tmp_path, latent_di
 def test_config_refuses_values_outside_the_new_fields_ranges(field, value, message):
     with pytest.raises(ValueError, match=message):
         WorldModelConfig(**{field: value})
+
+
+def test_recurrent_dropout_in_training_is_the_dreams_input_and_state_masks():
+    """Training drops input units per sequence and state units per batch (as weight columns);
+    a dream stepping with those same masks computes the very same predictions."""
+    torch.manual_seed(0)
+    rate, batch, steps = 0.3, 3, 5
+    model = MDNRNN(hidden_size=16, n_mixtures=2, recurrent_dropout=rate)
+    z, a = torch.randn(batch, steps, 32), torch.randn(batch, steps, 3)
+    torch.manual_seed(1)
+    input_mask = _keep_mask((batch, 1, model.input_size), rate, "cpu")
+    state_mask = _keep_mask((1, model.hidden_size), rate, "cpu")
+    torch.manual_seed(1)
+    trained, trained_heads, _ = model.train()(z, a)
+    masks = DreamMasks(output=None, input=input_mask[:, 0], state=state_mask.expand(batch, -1))
+    model.eval()
+    state, stepped = model.initial_state(batch), []
+    for t in range(steps):
+        out, heads, state = model.step(z[:, t], a[:, t], state, masks)
+        stepped.append(heads.tile_logit)
+    torch.testing.assert_close(torch.stack(stepped, 1), trained_heads.tile_logit)
+    plain = model(z, a)[1].tile_logit
+    assert not torch.allclose(plain, trained_heads.tile_logit)  # the masks did change something
+    with pytest.raises(ValueError, match="one step at a time"):
+        model(z, a, masks=masks)
+
+
+def test_recurrent_dropout_trains_the_recurrent_weights_and_leaves_eval_deterministic():
+    torch.manual_seed(0)
+    model = MDNRNN(hidden_size=16, n_mixtures=2, recurrent_dropout=0.2).train()
+    z, a = torch.randn(2, 4, 32), torch.randn(2, 4, 3)
+    out, heads, _ = model(z, a)
+    (mdn_loss(out, torch.randn(2, 4, 32)) + heads.tile_logit.sum()).backward()
+    for name, parameter in model.lstm.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    assert not torch.equal(model(z, a)[1].reward, model(z, a)[1].reward)
+    model.eval()
+    assert torch.equal(model(z, a)[1].reward, model(z, a)[1].reward)
+    masks = model.dream_masks(4, torch.Generator().manual_seed(0))
+    assert masks.output is None
+    assert masks.input.shape == (4, 35) and masks.state.shape == (4, 16)
+    assert set(masks.state.unique().tolist()) <= {0.0, 1.25}

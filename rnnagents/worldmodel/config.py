@@ -54,6 +54,11 @@ class WorldModelConfig:
     mdn_dropout: float = option(
         0.0, "M: dropout on the LSTM output, a fresh mask per dream (Dropout's Dream Land)"
     )
+    mdn_recurrent_dropout: float = option(
+        0.0,
+        "M: dropout on the LSTM's input and recurrent state, a fresh mask per dream "
+        "(where Dropout's Dream Land puts it)",
+    )
     mdn_holdout_episodes: int = option(
         0, "M: last episodes kept out of training to measure held-out errors (0: none)"
     )
@@ -126,8 +131,9 @@ class WorldModelConfig:
             raise ValueError(
                 f"collect_follow_fraction must be in [0, 1], got {self.collect_follow_fraction}"
             )
-        if not 0.0 <= self.mdn_dropout < 1.0:
-            raise ValueError(f"mdn_dropout must be in [0, 1), got {self.mdn_dropout}")
+        for name in ("mdn_dropout", "mdn_recurrent_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.dream_reward not in DREAM_REWARDS:
             raise ValueError(
                 f"dream_reward must be one of {DREAM_REWARDS}, got {self.dream_reward!r}"

@@ -77,7 +77,7 @@ class BatchedDream:
         noise = torch.randn(mu.shape, device=self.device, generator=self.generator)
         self.z = mu + torch.exp(0.5 * logvar) * noise
         self.state = self.mdnrnn.initial_state(n, self.device)
-        self.mask = self.mdnrnn.dropout_mask(n, self.generator)  # one world per dream
+        self.masks = self.mdnrnn.dream_masks(n, self.generator)  # one world per dream
         self.survival = torch.ones(n, device=self.device)
         self.done = torch.zeros(n, dtype=torch.bool, device=self.device)
         return self.z, self.state[0]
@@ -85,7 +85,7 @@ class BatchedDream:
     @torch.no_grad()
     def step(self, actions: torch.Tensor):
         """(z, h, reward, done) after ``actions`` [N, 3]; finished dreams keep reporting done."""
-        out, heads, self.state = self.mdnrnn.step(self.z, actions, self.state, self.mask)
+        out, heads, self.state = self.mdnrnn.step(self.z, actions, self.state, self.masks)
         self.z = sample_mdn(out, self.temperature, self.generator)
         if self.reward == "regression":
             reward = heads.reward

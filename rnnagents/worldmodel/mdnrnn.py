@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from rnnagents.common.checkpoint import load_checkpoint, load_weights
 from rnnagents.envs.carracing import OFF_PLAYFIELD_REWARD
@@ -55,6 +56,25 @@ class MDNOutput(NamedTuple):
     log_sigma: Tensor
 
 
+class DreamMasks(NamedTuple):
+    """One dream's dropout masks, each ``[B, size]`` or None: M's output, input and state."""
+
+    output: Tensor | None
+    input: Tensor | None
+    state: Tensor | None
+
+
+def _keep_mask(
+    shape: tuple[int, ...],
+    rate: float,
+    device: torch.device | str,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Units kept with probability 1 - ``rate``, scaled by 1 / (1 - ``rate``)."""
+    keep = torch.rand(shape, device=device, generator=generator) >= rate
+    return keep.float() / (1.0 - rate)
+
+
 def _soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
     """About ``x`` inside ``[low, high]``, smoothly bent at the edges so gradients never die."""
     x = high - F.softplus(high - x)
@@ -64,10 +84,17 @@ def _soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
 class MDNRNN(nn.Module):
     """LSTM on ``[z_t, a_t]`` with mixture, reward, new-tile and termination heads.
 
-    ``dropout`` drops units of the LSTM's output before the heads (Wellmer & Kwok 2021, "Dropout's
-    Dream Land"): per step while training, and with one mask per dream held for the whole dream
-    (``forward``'s ``mask``), so each dream is a slightly different world and a controller must
-    drive in all of them instead of exploiting one. The real game runs without dropout.
+    Two dropouts make each dream a slightly different world (Wellmer & Kwok 2021, "Dropout's
+    Dream Land"), so a controller must drive in all of them instead of exploiting one; each is
+    applied with one mask per dream held for the whole dream (``dream_masks``), and the real
+    game runs without either:
+
+    * ``dropout`` drops units of the LSTM's output before the heads (per step in training);
+    * ``recurrent_dropout`` drops units of the LSTM's input ``[z_t, a_t]`` and of the state
+      ``h_{t-1}`` it feeds back (Gal & Ghahramani's variational dropout, where theirs sits). In
+      training the input mask is one per sequence; the state mask is one per batch, applied as
+      dropped columns of the recurrent weights (the same product), so the fused LSTM still runs.
+
     ``tile_reward`` is the reward of one new tile, measured on the training data (CarRacing gives
     1000 / tiles of the track); it is saved with the weights.
     """
@@ -79,27 +106,39 @@ class MDNRNN(nn.Module):
         hidden_size: int = 256,
         n_mixtures: int = 5,
         dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {rate}")
         self.z_dim, self.n_mixtures, self.hidden_size = z_dim, n_mixtures, hidden_size
-        self.dropout = dropout
-        self.lstm = nn.LSTM(z_dim + action_dim, hidden_size, batch_first=True)
+        self.input_size = z_dim + action_dim
+        self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
+        self.lstm = nn.LSTM(self.input_size, hidden_size, batch_first=True)
         self.mdn_head = nn.Linear(hidden_size, 3 * n_mixtures * z_dim)
         self.reward_head = nn.Linear(hidden_size, 1)
         self.tile_head = nn.Linear(hidden_size, 1)
         self.done_head = nn.Linear(hidden_size, 1)
         self.register_buffer("tile_reward", torch.tensor(1000.0 / 300.0))
 
-    def dropout_mask(self, batch: int, generator: torch.Generator | None = None) -> Tensor | None:
-        """One dream's dropout mask per row ``[batch, hidden_size]`` (None without dropout),
-        scaled by 1 / (1 - dropout) like training's dropout."""
-        if self.dropout == 0.0:
+    def dream_masks(
+        self, batch: int, generator: torch.Generator | None = None
+    ) -> DreamMasks | None:
+        """One dream's dropout masks per row (None without dropout), each scaled by
+        1 / (1 - rate) like training's dropout."""
+        if self.dropout == 0.0 and self.recurrent_dropout == 0.0:
             return None
         device = self.mdn_head.weight.device
-        keep = torch.rand(batch, self.hidden_size, device=device, generator=generator)
-        return (keep >= self.dropout).float() / (1.0 - self.dropout)
+
+        def mask(size: int, rate: float) -> Tensor | None:
+            return _keep_mask((batch, size), rate, device, generator) if rate else None
+
+        return DreamMasks(
+            output=mask(self.hidden_size, self.dropout),
+            input=mask(self.input_size, self.recurrent_dropout),
+            state=mask(self.hidden_size, self.recurrent_dropout),
+        )
 
     def initial_state(self, batch: int, device: torch.device | str | None = None) -> State:
         """Zero ``(h, c)`` for ``batch`` sequences (on the model's device by default)."""
@@ -108,18 +147,44 @@ class MDNRNN(nn.Module):
         return zeros, zeros.clone()
 
     def forward(
-        self, z_seq: Tensor, a_seq: Tensor, state: State | None = None, mask: Tensor | None = None
+        self,
+        z_seq: Tensor,
+        a_seq: Tensor,
+        state: State | None = None,
+        masks: DreamMasks | None = None,
     ) -> tuple[MDNOutput, Heads, State]:
         """``z_seq [B, T, z_dim]``, ``a_seq [B, T, action_dim]`` -> mixture ``[B, T, K, z_dim]``,
-        heads ``[B, T]``, final state. ``mask [B, hidden_size]`` (from ``dropout_mask``) replaces
-        training's per-step dropout."""
+        heads ``[B, T]``, final state. ``masks`` (from ``dream_masks``) replace training's
+        dropout; a state mask acts on the state fed in, so it needs one step at a time (T = 1)."""
         if state is None:
             state = self.initial_state(z_seq.shape[0], z_seq.device)
-        h0, c0 = (s.unsqueeze(0).contiguous() for s in state)
-        hidden, (h, c) = self.lstm(torch.cat([z_seq, a_seq], dim=-1), (h0, c0))
-        if mask is not None:
-            hidden = hidden * mask[:, None]
-        elif self.training and self.dropout > 0:
+        x = torch.cat([z_seq, a_seq], dim=-1)
+        h0, c0 = state
+        lstm_weights = None
+        if masks is not None:
+            if masks.input is not None:
+                x = x * masks.input[:, None]
+            if masks.state is not None:
+                if x.shape[1] != 1:
+                    raise ValueError("a dream's state mask steps one step at a time (T = 1)")
+                h0 = h0 * masks.state
+        elif self.training and self.recurrent_dropout > 0:
+            rate = self.recurrent_dropout
+            x = x * _keep_mask((x.shape[0], 1, x.shape[2]), rate, x.device)
+            # W_hh (h * m) = (W_hh * m) h: one state mask for the batch as dropped weight columns
+            state_mask = _keep_mask((1, self.hidden_size), rate, x.device)
+            lstm_weights = {
+                **dict(self.lstm.named_parameters()),
+                "weight_hh_l0": self.lstm.weight_hh_l0 * state_mask,
+            }
+        lstm_state = (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous())
+        if lstm_weights is None:
+            hidden, (h, c) = self.lstm(x, lstm_state)
+        else:
+            hidden, (h, c) = functional_call(self.lstm, lstm_weights, (x, lstm_state))
+        if masks is not None and masks.output is not None:
+            hidden = hidden * masks.output[:, None]
+        elif masks is None and self.training and self.dropout > 0:
             hidden = F.dropout(hidden, self.dropout)
         raw = self.mdn_head(hidden).unflatten(-1, (3, self.n_mixtures, self.z_dim))
         mixture = MDNOutput(
@@ -134,11 +199,11 @@ class MDNRNN(nn.Module):
         return self.reward_head, self.tile_head, self.done_head
 
     def step(
-        self, z: Tensor, a: Tensor, state: State, mask: Tensor | None = None
+        self, z: Tensor, a: Tensor, state: State, masks: DreamMasks | None = None
     ) -> tuple[MDNOutput, Heads, State]:
         """One step: ``z [B, z_dim]``, ``a [B, action_dim]`` -> mixture ``[B, K, z_dim]``,
         heads ``[B]``, new state."""
-        mixture, heads, state = self.forward(z[:, None], a[:, None], state, mask)
+        mixture, heads, state = self.forward(z[:, None], a[:, None], state, masks)
         return (
             MDNOutput(*(t[:, 0] for t in mixture)),
             Heads(*(t[:, 0] for t in heads)),
@@ -257,4 +322,5 @@ def build_mdnrnn(config: WorldModelConfig) -> MDNRNN:
         hidden_size=config.mdn_hidden,
         n_mixtures=config.mdn_mixtures,
         dropout=config.mdn_dropout,
+        recurrent_dropout=config.mdn_recurrent_dropout,
     )
