@@ -1,6 +1,7 @@
 """The World Models pipeline end to end on a tiny config, and its resume after a cut."""
 
 import dataclasses
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -104,6 +105,56 @@ def test_a_second_run_with_the_same_seed_ends_with_the_same_weights_and_scores(
     assert len(_assert_same_checkpoints(finished_run, again)) >= 5  # V, M, C, rounds' M and C
     first, second = (json.loads((run / "eval.json").read_text()) for run in (finished_run, again))
     assert first["returns"] == second["returns"] and first["dream"] == second["dream"]
+
+
+def _benchmark(name: str):
+    """A script of ``benchmarks/`` as a module (it is not part of the package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_fork_at_a_round_repeats_its_source_and_an_override_changes_only_later_rounds(
+    finished_run, tmp_path
+):
+    """``benchmarks/worldmodel_fork.py``: a fork without overrides, resumed, ends bit for bit as
+    its source; with one, the rounds before the fork are still the source's."""
+    fork = _benchmark("worldmodel_fork")
+    same, changed = tmp_path / "same", tmp_path / "changed"
+    fork.fork(finished_run, same, 1, {})
+    fork.fork(finished_run, changed, 1, fork.overrides(["mdn_recurrent_dropout=0.2"]))
+    assert not run_files.stage_done(same, "mdnrnn-1") and run_files.stage_done(same, "encode-1")
+    assert run_files.run_config(changed).mdn_recurrent_dropout == 0.2
+    for run in (same, changed):  # what `train worldmodel --resume RUN` does: the run's config
+        pipeline, executor, logger = open_pipeline(
+            run_files.run_config(run), run, new=False, progress=False
+        )
+        with executor, logger:
+            pipeline.run_all()
+    _assert_same_checkpoints(finished_run, same)
+    assert _json(same / "eval.json")["returns"] == _json(finished_run / "eval.json")["returns"]
+    assert _measured(same) == _measured(finished_run)  # the same metrics at the same steps
+    source_m, changed_m = (
+        torch.load(run / "iteration-1" / run_files.MDNRNN, weights_only=True)["model"]
+        for run in (finished_run, changed)
+    )
+    assert not torch.equal(source_m["lstm.weight_hh_l0"], changed_m["lstm.weight_hh_l0"])
+    for name in (run_files.VAE, f"iteration-0/{run_files.MDNRNN}"):
+        assert (changed / name).read_bytes() == (finished_run / name).read_bytes()
+    with pytest.raises(ValueError, match="not config fields: nosuch"):
+        fork.fork(finished_run, tmp_path / "bad", 1, {"nosuch": 1})
+    with pytest.raises(FileExistsError):
+        fork.fork(finished_run, same, 1, {})
+
+
+def _measured(run: Path) -> list[dict]:
+    """A run's metrics without the clock (times and speeds differ from run to run)."""
+    return [
+        {k: v for k, v in row.items() if k != "time" and not k.endswith("_per_s")}
+        for row in read_metrics(run)
+    ]
 
 
 def _json(path: Path) -> dict:
