@@ -22,6 +22,7 @@ from common import RESULTS, machine
 from worldmodel_frames import real_frames
 
 from rnnagents.common.files import atomic_write_bytes
+from rnnagents.common.run_logger import read_metrics
 
 PACKAGES = ("torch", "numpy", "gymnasium", "box2d", "opencv-python", "cma")
 
@@ -34,10 +35,6 @@ def cpu_model() -> str:
         return "unknown"
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     return names[0] if names else "unknown"
-
-
-def _metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
 
 
 def _spread(returns: list[float]) -> dict:
@@ -56,7 +53,7 @@ def worldmodel_results(run: Path) -> dict:
     """Every real check (dream beside real), the select stage's scores and the evaluation."""
     checks = [
         [round(row["dream/checked_mean"], 1), round(row["real/mean"], 1)]
-        for row in _metrics(run)
+        for row in read_metrics(run)
         if "real/mean" in row and "dream/checked_mean" in row
     ]
     select = run / "stages" / "select.json"
@@ -80,7 +77,7 @@ def ram_results(run: Path) -> dict:
             "train_accuracy": round(row["train/accuracy"], 4),
             "images_per_s": round(row["train/images_per_s"]),
         }
-        for row in _metrics(run)
+        for row in read_metrics(run)
         if "valid/error" in row
     ]
     return {"test": json.loads((run / "eval.json").read_text()), "curve": curve}
