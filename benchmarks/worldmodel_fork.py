@@ -20,6 +20,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from rnnagents.common.files import atomic_write_bytes
 from rnnagents.common.run_dir import start_run_dir
 from rnnagents.common.stats import EVAL_FILE
 from rnnagents.train.real_game import PROGRESS_FILE
@@ -30,6 +31,7 @@ from rnnagents.train.worldmodel.pipeline import (
     stage_name,
 )
 from rnnagents.worldmodel import run_files
+from rnnagents.worldmodel.collect import summary_file
 from rnnagents.worldmodel.shards import list_shards
 
 
@@ -71,20 +73,20 @@ def fork(source: Path, target: Path, round_k: int, changes: dict) -> None:
     shutil.rmtree(target / SELECT_STAGE, ignore_errors=True)
     for name in (EVAL_FILE, PROGRESS_FILE):
         (target / name).unlink(missing_ok=True)
-    first_later = config.collect_episodes + round_k * config.iteration_episodes
+    first_later = config.first_episode(round_k + 1)
     for folder in (run_files.ROLLOUTS, run_files.LATENTS):
         for shard in list_shards(target / folder):
             if int(shard.stem.rsplit("_", 1)[1]) >= first_later:
                 shard.unlink()
     for k in range(round_k + 1, config.iterations + 1):
-        (target / run_files.ROLLOUTS / f"collect_summary-{k}.json").unlink(missing_ok=True)
+        (target / run_files.ROLLOUTS / summary_file(k)).unlink(missing_ok=True)
     previous = target / run_files.iteration_dir(round_k - 1)
     for name in (run_files.MDNRNN, run_files.CONTROLLER):  # where round K starts from
         shutil.copy2(previous / name, target / name)
     cut = (target / run_files.STAGES / f"{stage_name('encode', round_k)}.json").stat().st_mtime
     metrics = target / "metrics.jsonl"
     kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["time"] <= cut]
-    metrics.write_text("".join(f"{line}\n" for line in kept))
+    atomic_write_bytes(metrics, "".join(f"{line}\n" for line in kept).encode())
     start_run_dir(target, forked.as_dict(), run_files.AGENT, resume=True)
 
 

@@ -34,6 +34,11 @@ from rnnagents.worldmodel.shards import ShardError, encode_shard, read_shard, sh
 SUMMARY_FILE = "collect_summary.json"
 
 
+def summary_file(iteration: int) -> str:
+    """The collect summary of round ``iteration`` (round 0: the exploration policy's)."""
+    return SUMMARY_FILE if iteration == 0 else f"collect_summary-{iteration}.json"
+
+
 def episode_name(track_seed: int) -> str:
     return f"episode_{track_seed:07d}"
 

@@ -139,6 +139,13 @@ class WorldModelConfig:
                 f"dream_reward must be one of {DREAM_REWARDS}, got {self.dream_reward!r}"
             )
 
+    def first_episode(self, iteration: int) -> int:
+        """Index (and training-track number) of round ``iteration``'s first collected episode;
+        ``iterations + 1`` gives the first one past every round, where selection tracks start."""
+        if iteration == 0:
+            return 0
+        return self.collect_episodes + (iteration - 1) * self.iteration_episodes
+
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 

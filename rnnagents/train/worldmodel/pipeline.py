@@ -38,7 +38,7 @@ from rnnagents.train.worldmodel.fit import train_mdnrnn, train_vae
 from rnnagents.train.worldmodel.select import choose, save_candidate
 from rnnagents.train.worldmodel.watch import film
 from rnnagents.worldmodel import run_files
-from rnnagents.worldmodel.collect import collect
+from rnnagents.worldmodel.collect import collect, summary_file
 from rnnagents.worldmodel.config import WorldModelConfig
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.encode import encode_shards
@@ -156,7 +156,7 @@ class Pipeline:
                 follow_fraction=c.collect_follow_fraction,
                 follow_noise=c.collect_follow_noise,
             )
-        first = c.collect_episodes + (iteration - 1) * c.iteration_episodes
+        first = c.first_episode(iteration)
         explorer = ControllerFactory.of(
             WorldModelWeights.of_run(self.run_dir),
             load_controller_params(self.run_dir),
@@ -171,7 +171,7 @@ class Pipeline:
             self.progress,
             policy_seed=c.seed + iteration,
             controller=explorer,
-            summary_file=f"collect_summary-{iteration}.json",
+            summary_file=summary_file(iteration),
         )
 
     def _train_network(self, stage: str, train, source: str, target: str) -> dict:

@@ -80,8 +80,8 @@ def shortlist(candidates: list[Candidate], size: int) -> list[Candidate]:
 
 def selection_tracks(config: WorldModelConfig) -> list[int]:
     """Training tracks past every one the run collected (the checks reuse the first few)."""
-    collected = config.collect_episodes + config.iterations * config.iteration_episodes
-    return train_track_seeds(config.select_tracks, start=collected)
+    past_every_round = config.first_episode(config.iterations + 1)
+    return train_track_seeds(config.select_tracks, start=past_every_round)
 
 
 def score_candidates(
