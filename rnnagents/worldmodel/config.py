@@ -188,11 +188,11 @@ PRESETS: dict[str, WorldModelConfig] = {
     # noise, retraining M on everything and continuing CMA-ES (13-17 min a round); then the
     # select stage scores each round's checked Cs (generations 20 and 40) on 8 more training
     # tracks and keeps the best. About 110-120 min of train time with 2 workers, about 158,000
-    # collected frames plus at most 56,000 in real checks and 112,000 in selection. Seeds 2 and
-    # 3 scored 551.4 and 563.4 on the 100 unseen tracks (one machine); 4 dreams and 4 rounds,
-    # the previous default, 547.1 / 394.7 and 240.7 / 443.7 on two other machines, 4 rounds
-    # with 16 dreams 551.4 / 426.9 (README, "Every lever at a glance"). Selection matters: seed
-    # 2's rounds 5 and 6 scored worse than its round 4, whose C the select stage kept.
+    # collected frames plus at most 56,000 in real checks and 112,000 in selection. Six runs
+    # on two machines scored 382.2-646.4 on the 100 unseen tracks, mean 538.5, four above 500;
+    # 4 dreams and 4 rounds, the previous default, 240.7-547.1 (README, "Every lever at a
+    # glance"). Selection matters: several runs' rounds 5 and 6 scored worse than an earlier
+    # round, whose C the select stage kept; 8 rounds instead of 6 did not help (one seed).
     # The brownian-only data with the regressed reward scored -86.3 +- 0.8 on 10 unseen tracks.
     # vae_lr 1e-3 rather than the paper's 1e-4: this run makes only ~800 updates, and on
     # collected frames 1e-3 reached a reconstruction error of 41 after 250 updates, 1e-4 117.
