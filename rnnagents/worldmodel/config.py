@@ -187,7 +187,7 @@ PRESETS: dict[str, WorldModelConfig] = {
     # dreams (the paper's 16); then 6 rounds of collecting 20 episodes with the controller plus
     # noise, retraining M on everything and continuing CMA-ES (13-17 min a round); then the
     # select stage scores each round's checked Cs (generations 20 and 40) on 8 more training
-    # tracks and keeps the best. About 110-120 min of train time with 2 workers, about 158,000
+    # tracks and keeps the best. 59-110 min of train time with 2 workers in six runs, about 158,000
     # collected frames plus at most 56,000 in real checks and 112,000 in selection. Six runs
     # on two machines scored 382.2-646.4 on the 100 unseen tracks, mean 538.5, four above 500;
     # 4 dreams and 4 rounds, the previous default, 240.7-547.1 (README, "Every lever at a
