@@ -406,6 +406,20 @@ def test_a_cut_short_evaluation_continues_where_it_stopped(finished_run, tmp_pat
     assert not (run_dir / PROGRESS_FILE).exists()  # the report holds it all
 
 
+def test_an_evaluation_missing_the_dream_s_start_latents_fails_before_any_real_episode(
+    finished_run, tmp_path
+):
+    from rnnagents.train.real_game import PROGRESS_FILE
+    from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir, ignore=shutil.ignore_patterns(run_files.LATENTS))
+    executor = _StopAfter(10)
+    with pytest.raises(FileNotFoundError, match="latent shards"):
+        evaluate_worldmodel(run_dir, 3, executor, baselines=False)
+    assert executor.played == [] and not (run_dir / PROGRESS_FILE).exists()
+
+
 def test_action_noise_is_reported_and_never_resumes_a_noise_free_evaluation(finished_run, tmp_path):
     """C plus noise is another policy: its evaluation replays nothing journalled without it."""
     from rnnagents.common.executor import SerialExecutor

@@ -53,6 +53,8 @@ def evaluate_worldmodel(
     noise = config.action_noise if action_noise is None else action_noise
     if noise < 0:
         raise ValueError(f"action_noise must be >= 0, got {noise}")
+    # The dream score's parts first: a run without them fails before an hour of real episodes.
+    _, mdnrnn, starts = load_dream_parts(run_dir)
     seeds = eval_track_seeds(episodes)
     params = load_controller_params(run_dir)
     weights = WorldModelWeights.of_run(run_dir)
@@ -95,7 +97,6 @@ def evaluate_worldmodel(
             )
             for name, factory in factories.items()
         }
-    _, mdnrnn, starts = load_dream_parts(run_dir)
     generator = torch.Generator().manual_seed(config.seed)
     dream = BatchedDream(mdnrnn, starts, config.dream_temperature, generator, config.dream_reward)
     dreams = dream_returns(params[None], dream, episodes, max_steps, config.dream_action_noise)
