@@ -54,10 +54,10 @@ def evaluate_worldmodel(
     if noise < 0:
         raise ValueError(f"action_noise must be >= 0, got {noise}")
     # The dream score's parts first: a run without them fails before an hour of real episodes.
-    _, mdnrnn, starts = load_dream_parts(run_dir)
+    vae, mdnrnn, starts = load_dream_parts(run_dir)
     seeds = eval_track_seeds(episodes)
     params = load_controller_params(run_dir)
-    weights = WorldModelWeights.of_run(run_dir)
+    weights = WorldModelWeights.of(vae, mdnrnn, config)
     key = _evaluation_key(weights, params, max_steps, noise)
     journal = ScoreJournal(run_dir / PROGRESS_FILE, key)
     controller = score_real(

@@ -120,7 +120,7 @@ class Pipeline:
                 f"writes it again from its frames), {resume}"
             )
         seed = re.search(r"episode_(\d+)", error)
-        if seed and int(seed.group(1)) < self.config.collect_episodes:  # a first-round episode
+        if seed and int(seed.group(1)) < self.config.first_episode(1):  # a first-round episode
             return f"`rnnagents collect --run-dir {self.run_dir}` collects it again, {resume}"
         return (
             f"Delete that file and the markers of its iteration round and the rounds after it "
