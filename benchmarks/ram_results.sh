@@ -22,8 +22,7 @@ if [[ -n "$mnist" ]]; then
   train --preset cluttered100 --core gru --lr-decay 0.985 --data-dir "$mnist" \
     --run-dir "$runs/full-c100-gru-decay985"
   train --preset cluttered60 --core lstm --data-dir "$mnist" --run-dir "$runs/full-c60-lstm"
-  train --preset cluttered100 --core lstm --epochs 50 --data-dir "$mnist" \
-    --run-dir "$runs/full-c100-lstm-50"
+  train --preset cluttered100 --core lstm --data-dir "$mnist" --run-dir "$runs/full-c100-lstm"
   # the peephole LSTM at half and a quarter of those budgets, against the GRU runs' curves
   train --preset cluttered60 --core peephole-lstm --epochs 80 --data-dir "$mnist" \
     --run-dir "$runs/full-c60-peephole-80"
