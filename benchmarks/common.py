@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from rnnagents.common.files import atomic_write_bytes
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -34,7 +36,7 @@ def report(name: str, results: dict, result_keys: list[str], command: str) -> No
         "machine": machine(),
         **results,
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write_bytes(RESULTS / f"{name}.json", (json.dumps(payload, indent=2) + "\n").encode())
     print(
         "RESULT "
         + " ".join(
