@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--action-noise",
         type=float,
         metavar="STD",
-        help="std of the OU noise on C's actions (default: the run's action_noise)",
+        help="std of the OU noise on C's actions (default: the one select chose, else the run's)",
     )
 
     watch = sub.add_parser(

@@ -303,6 +303,9 @@ def test_event_heads_start_at_the_base_rates_of_their_events(tmp_path, latent_di
         ("mdn_dropout", 1.0, "mdn_dropout must be in"),
         ("mdn_recurrent_dropout", -0.1, "mdn_recurrent_dropout must be in"),
         ("collect_follow_fraction", 1.5, "collect_follow_fraction must be in"),
+        ("select_noises", "0.1,x", "select_noises: 'x' is not a number"),
+        ("select_noises", "0.1, -0.2", "select_noises: a noise std must be >= 0"),
+        ("select_noises", "0.1", "select_noises needs select_tracks > 0"),
         (
             "mdn_holdout_episodes",
             -1,

@@ -18,13 +18,16 @@ from rnnagents.train.worldmodel.pipeline import DREAM_VS_REAL_STEPS, open_pipeli
 from rnnagents.train.worldmodel.select import (
     Candidate,
     Selection,
+    noise_tracks,
     round_candidates,
+    save_candidate,
+    score_noises,
     selection_tracks,
     shortlist,
 )
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.config import PRESETS
-from rnnagents.worldmodel.run_files import load_controller_params
+from rnnagents.worldmodel.run_files import load_controller_noise, load_controller_params
 from rnnagents.worldmodel.shards import ShardError, list_shards, read_shard
 
 TINY = dataclasses.replace(
@@ -237,6 +240,38 @@ def test_select_promotes_the_round_candidate_that_scores_best_on_new_training_tr
         again = json.loads((run / run_files.STAGES / "select.json").read_text())
     assert again["scores"] == summary["scores"] and again["chosen"] == summary["chosen"]
     assert any("select/best" in line for line in read_metrics(run))
+    assert "action_noise" not in again and load_controller_noise(run) is None  # none asked for
+
+
+def test_select_chooses_the_noise_with_the_controller_on_fresh_tracks_and_eval_uses_it(
+    finished_run, tmp_path
+):
+    from rnnagents.common.executor import SerialExecutor
+    from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    config = dataclasses.replace(TINY, select_tracks=1, select_noises="0.5, 0.0, 1.0")
+    assert config.select_noise_stds() == (0.0, 0.5, 1.0)  # action_noise (0) first, once
+    assert noise_tracks(config) == train_track_seeds(1, start=6)  # after selection track 5
+    pipeline, executor, logger = open_pipeline(config, run, new=False, progress=False)
+    with executor, logger:
+        pipeline.run_stage("select")
+    summary = json.loads((run / run_files.STAGES / "select.json").read_text())
+    chosen = next(c for c in round_candidates(run) if c.name == summary["chosen"])
+    with SerialExecutor() as serial:
+        again = score_noises(run, config, chosen, serial)  # the stage's scores, recomputed
+    assert summary["noise_scores"] == {str(std): score for std, score in again.items()}
+    assert summary["action_noise"] == max(again, key=again.get) == load_controller_noise(run)
+    scored = len(summary["scores"]) + len(again)
+    assert summary["frames"] == scored * config.select_tracks * TINY.collect_max_steps
+    assert any("select/action_noise" in line for line in read_metrics(run))
+    report = evaluate_worldmodel(run, 1, SerialExecutor(), baselines=False)
+    assert report["action_noise"] == summary["action_noise"]  # what select chose, by default
+    save_candidate(chosen, run, action_noise=0.7)  # a choice the run's config cannot give
+    assert evaluate_worldmodel(run, 1, SerialExecutor(), baselines=False)["action_noise"] == 0.7
+    told = evaluate_worldmodel(run, 1, SerialExecutor(), baselines=False, action_noise=0.3)
+    assert told["action_noise"] == 0.3  # an explicit noise still wins
 
 
 def test_shortlist_keeps_the_best_checks_the_unchecked_and_the_last_in_run_order():

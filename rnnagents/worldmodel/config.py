@@ -94,6 +94,14 @@ class WorldModelConfig:
         "select: score again only this many checked Cs, those with the best real checks, and "
         "the last round's last (0: all)",
     )
+    # The best noise differs by controller by hundreds of points (README: "The noise on C's
+    # actions"), so the select stage can choose it with the controller, on training tracks.
+    select_noises: str = option(
+        "",
+        "select: also score the chosen C with each of these OU noise stds (comma-separated, "
+        "e.g. '0.1,0.3') on select_tracks more training tracks, beside action_noise, and keep "
+        "the best (empty: keep action_noise)",
+    )
     eval_episodes: int = option(100, "unseen real tracks in the final evaluation")
     # Not in the paper (C alone is deterministic there). A deterministic C tends to get stuck
     # circling off the road with its steering saturated; noise gets it out (see the README).
@@ -134,10 +142,30 @@ class WorldModelConfig:
         for name in ("mdn_dropout", "mdn_recurrent_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        noises = self.select_noise_stds()  # a malformed list fails here, not after training
+        if noises and not self.select_tracks:
+            raise ValueError("select_noises needs select_tracks > 0 (the select stage scores them)")
         if self.dream_reward not in DREAM_REWARDS:
             raise ValueError(
                 f"dream_reward must be one of {DREAM_REWARDS}, got {self.dream_reward!r}"
             )
+
+    def select_noise_stds(self) -> tuple[float, ...]:
+        """The noises the select stage tries on the chosen C: ``action_noise`` first, then each
+        of ``select_noises`` not already listed (just ``action_noise`` when that is empty)."""
+        stds = [self.action_noise]
+        for text in filter(None, (part.strip() for part in self.select_noises.split(","))):
+            try:
+                std = float(text)
+            except ValueError:
+                raise ValueError(
+                    f"select_noises: {text!r} is not a number (expected e.g. '0.1,0.3')"
+                ) from None
+            if std < 0:
+                raise ValueError(f"select_noises: a noise std must be >= 0, got {std}")
+            if std not in stds:
+                stds.append(std)
+        return tuple(stds) if len(stds) > 1 else ()
 
     def first_episode(self, iteration: int) -> int:
         """Index (and training-track number) of round ``iteration``'s first collected episode;

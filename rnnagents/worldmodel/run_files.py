@@ -25,6 +25,7 @@ LATENTS = "latents"  # (mu, logvar) shards of the same episodes (encode)
 MDNRNN = "mdnrnn.pt"
 CONTROLLER = "controller.pt"
 STAGES = "stages"  # one marker file per completed stage
+CHOSEN_NOISE = "action_noise"  # in controller.pt: the noise the select stage chose with C
 ITERATION_PREFIX = "iteration-"  # iteration-K/: round K's M and C
 
 
@@ -76,3 +77,9 @@ def load_dream_parts(
 def load_controller_params(run_dir: str | os.PathLike) -> np.ndarray:
     ckpt = load_checkpoint(Path(run_dir) / CONTROLLER, expected_kind="controller")
     return ckpt["params"].numpy().astype(np.float32)
+
+
+def load_controller_noise(run_dir: str | os.PathLike) -> float | None:
+    """The OU noise std the select stage chose with the run's C (None: it chose none)."""
+    ckpt = load_checkpoint(Path(run_dir) / CONTROLLER, expected_kind="controller")
+    return None if CHOSEN_NOISE not in ckpt else float(ckpt[CHOSEN_NOISE])

@@ -28,7 +28,12 @@ from rnnagents.train.real_game import PROGRESS_FILE, ScoreJournal, score_real
 from rnnagents.train.worldmodel.cmaes import INITIAL_SIGMA, dream_returns
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
-from rnnagents.worldmodel.run_files import load_controller_params, load_dream_parts, run_config
+from rnnagents.worldmodel.run_files import (
+    load_controller_noise,
+    load_controller_params,
+    load_dream_parts,
+    run_config,
+)
 
 
 def evaluate_worldmodel(
@@ -42,15 +47,19 @@ def evaluate_worldmodel(
 ) -> dict:
     """Score the run's controller (and baselines) on ``episodes`` unseen tracks; eval.json.
 
-    ``action_noise``: the std of the OU noise on C's actions (default: the run's); the
-    random-weights baseline gets the same noise, so it is the same policy with C untrained.
+    ``action_noise``: the std of the OU noise on C's actions (default: the one the select
+    stage chose with C, else the run's ``action_noise``); the random-weights baseline gets the
+    same noise, so it is the same policy with C untrained.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     run_dir = Path(run_dir)
     config = run_config(run_dir)
     max_steps = max_steps or config.collect_max_steps
-    noise = config.action_noise if action_noise is None else action_noise
+    noise = action_noise
+    if noise is None:  # the noise the select stage chose with C, else the run's
+        chosen = load_controller_noise(run_dir)
+        noise = config.action_noise if chosen is None else chosen
     if noise < 0:
         raise ValueError(f"action_noise must be >= 0, got {noise}")
     # The dream score's parts first: a run without them fails before an hour of real episodes.
@@ -129,7 +138,7 @@ def evaluate_run(
 ) -> dict:
     """Score a world-model run on ``episodes`` unseen tracks with ``workers`` processes
     (default: the run's own) or Ray, baselines included unless told otherwise; eval.json.
-    ``action_noise``: the OU noise on C's actions (default: the run's ``action_noise``)."""
+    ``action_noise``: the OU noise on C's actions (default: as ``evaluate_worldmodel``)."""
     workers = run_config(run_dir).workers if workers is None else workers
     with make_executor(workers, backend, ray_address) as executor:
         return evaluate_worldmodel(

@@ -7,7 +7,8 @@ from the current controller in the new dream. V is kept. Round k trains into ``i
 and then promotes its M and C to the run's top level (the previous ones are archived in
 ``iteration-{k-1}/``), so the top level always holds the latest world model. With
 ``select_tracks`` > 0 a ``select`` stage then scores every round's candidates on training
-tracks and promotes the best one's M and C (``select.py``).
+tracks and promotes the best one's M and C (``select.py``), and with ``select_noises`` also
+chooses the OU noise on the chosen C's actions that evaluation uses.
 
 Each stage writes into the run directory and ends by writing a marker in ``stages/``; a stage
 whose marker exists is skipped, and a stage cut short resumes from its own partial outputs
@@ -35,7 +36,7 @@ from rnnagents.train.real_game import score_real
 from rnnagents.train.worldmodel.cmaes import train_controller
 from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
 from rnnagents.train.worldmodel.fit import train_mdnrnn, train_vae
-from rnnagents.train.worldmodel.select import choose, save_candidate
+from rnnagents.train.worldmodel.select import choose, save_candidate, score_noises
 from rnnagents.train.worldmodel.watch import film
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.collect import collect, summary_file
@@ -264,14 +265,25 @@ class Pipeline:
 
     def stage_select(self) -> dict:
         """Promote the round candidate that scores best on the selection tracks."""
-        chosen = choose(self.run_dir, self.config, self.executor)
-        save_candidate(chosen.best, self.path(SELECT_STAGE))
+        c = self.config
+        chosen = choose(self.run_dir, c, self.executor)
+        noise_scores = score_noises(self.run_dir, c, chosen.best, self.executor)
+        noise = max(noise_scores, key=noise_scores.get) if noise_scores else None
+        save_candidate(chosen.best, self.path(SELECT_STAGE), noise)
         for name in (run_files.MDNRNN, run_files.CONTROLLER):
-            self._promote(self.path(SELECT_STAGE) / name, name, self.config.iterations + 1)
+            self._promote(self.path(SELECT_STAGE) / name, name, c.iterations + 1)
         best, last = chosen.scores[chosen.best.name], chosen.scores[chosen.last.name]
-        self.logger.log({"select/best": best, "select/last": last}, step=self.logger.last_step + 1)
+        logged = {"select/best": best, "select/last": last}
+        summary = {"chosen": chosen.best.name, "scores": chosen.scores, "frames": chosen.frames}
         print(f"[select] {chosen.best.name}: {best:.1f} (the last round's C: {last:.1f})")
-        return {"chosen": chosen.best.name, "scores": chosen.scores, "frames": chosen.frames}
+        if noise is not None:
+            logged["select/action_noise"] = noise
+            summary["action_noise"] = noise
+            summary["noise_scores"] = {str(std): score for std, score in noise_scores.items()}
+            summary["frames"] += len(noise_scores) * c.select_tracks * c.collect_max_steps
+            print(f"[select] action noise {noise} ({noise_scores[noise]:.1f} on fresh tracks)")
+        self.logger.log(logged, step=self.logger.last_step + 1)
+        return summary
 
     def log_dream_vs_real(self, name: str) -> Path:
         """Film the current controller on one evaluation track, real beside dream, for W&B."""

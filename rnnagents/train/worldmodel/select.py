@@ -8,6 +8,8 @@ evaluation tracks) and keeping the best is issue 13's lever 4; its real frames c
 run's budget. With ``select_candidates`` only that many, those with the best real checks, are
 scored again (and the last round's last ES mean, what a run without selection keeps): a check's
 4 tracks sort the candidates cheaply, the fresh tracks undo the luck that sorting rewards.
+With ``select_noises`` the chosen C is then scored with each noise std on tracks fresher still,
+and the best std is stored with it: the right noise differs from one controller to the next.
 """
 
 from __future__ import annotations
@@ -84,6 +86,25 @@ def selection_tracks(config: WorldModelConfig) -> list[int]:
     return train_track_seeds(config.select_tracks, start=past_every_round)
 
 
+def noise_tracks(config: WorldModelConfig) -> list[int]:
+    """The training tracks after the selection tracks, where the chosen C's noises are scored:
+    fresh ones, so the noise is not chosen on the tracks that favoured this C."""
+    start = config.first_episode(config.iterations + 1) + config.select_tracks
+    return train_track_seeds(config.select_tracks, start=start)
+
+
+def _mean_real_return(
+    executor: Executor,
+    weights: WorldModelWeights,
+    candidate: Candidate,
+    noise: float,
+    tracks: list[int],
+    max_steps: int,
+) -> float:
+    factory = ControllerFactory.of(weights, candidate.params, noise)
+    return float(np.mean(score_real(executor, factory, tracks, max_steps)))
+
+
 def score_candidates(
     run_dir: Path, config: WorldModelConfig, candidates: list[Candidate], executor: Executor
 ) -> dict[str, float]:
@@ -93,12 +114,30 @@ def score_candidates(
     tracks = selection_tracks(config)
     scores = {}
     for candidate in candidates:
-        mdnrnn = load_mdnrnn(candidate.folder / run_files.MDNRNN, config)
-        weights = WorldModelWeights.of(vae, mdnrnn, config)
-        factory = ControllerFactory.of(weights, candidate.params, config.action_noise)
-        returns = score_real(executor, factory, tracks, config.collect_max_steps)
-        scores[candidate.name] = float(np.mean(returns))
+        weights = WorldModelWeights.of(
+            vae, load_mdnrnn(candidate.folder / run_files.MDNRNN, config), config
+        )
+        scores[candidate.name] = _mean_real_return(
+            executor, weights, candidate, config.action_noise, tracks, config.collect_max_steps
+        )
     return scores
+
+
+def score_noises(
+    run_dir: Path, config: WorldModelConfig, candidate: Candidate, executor: Executor
+) -> dict[float, float]:
+    """Mean real return of ``candidate`` with each of ``config.select_noise_stds()`` on the
+    noise tracks."""
+    vae = load_vae(run_dir / run_files.VAE, config)
+    mdnrnn = load_mdnrnn(candidate.folder / run_files.MDNRNN, config)
+    weights = WorldModelWeights.of(vae, mdnrnn, config)
+    tracks = noise_tracks(config)
+    return {
+        noise: _mean_real_return(
+            executor, weights, candidate, noise, tracks, config.collect_max_steps
+        )
+        for noise in config.select_noise_stds()
+    }
 
 
 @dataclass(frozen=True)
@@ -127,13 +166,17 @@ def choose(
     return Selection.of(candidates, scores, frames)
 
 
-def save_candidate(candidate: Candidate, folder: Path) -> None:
+def save_candidate(candidate: Candidate, folder: Path, action_noise: float | None = None) -> None:
     """The candidate as ``folder``'s controller.pt and mdnrnn.pt (its round's checkpoint with
-    the candidate's parameters, and its round's M)."""
+    the candidate's parameters, and its round's M); ``action_noise``, when the select stage
+    chose one, goes into the checkpoint, where evaluation finds it."""
     folder.mkdir(parents=True, exist_ok=True)
     ckpt = load_checkpoint(candidate.folder / run_files.CONTROLLER, expected_kind=CONTROLLER_KIND)
     ckpt.pop("format_version", None)
-    params = ckpt["params"].new_tensor(candidate.params)
-    save_checkpoint(folder / run_files.CONTROLLER, {**ckpt, "params": params})
+    ckpt.pop(run_files.CHOSEN_NOISE, None)  # a run without rounds offers the C select promoted
+    ckpt["params"] = ckpt["params"].new_tensor(candidate.params)
+    if action_noise is not None:
+        ckpt[run_files.CHOSEN_NOISE] = float(action_noise)
+    save_checkpoint(folder / run_files.CONTROLLER, ckpt)
     source = candidate.folder / run_files.MDNRNN
     atomic_write_bytes(folder / run_files.MDNRNN, source.read_bytes())
