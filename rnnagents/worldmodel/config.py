@@ -152,7 +152,7 @@ class WorldModelConfig:
 
     def select_noise_stds(self) -> tuple[float, ...]:
         """The noises the select stage tries on the chosen C: ``action_noise`` first, then each
-        of ``select_noises`` not already listed (just ``action_noise`` when that is empty)."""
+        of ``select_noises`` not already listed; empty when that leaves nothing to choose."""
         stds = [self.action_noise]
         for text in filter(None, (part.strip() for part in self.select_noises.split(","))):
             try:
