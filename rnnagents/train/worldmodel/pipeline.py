@@ -36,7 +36,7 @@ from rnnagents.train.real_game import score_real
 from rnnagents.train.worldmodel.cmaes import train_controller
 from rnnagents.train.worldmodel.evaluate import evaluate_worldmodel
 from rnnagents.train.worldmodel.fit import train_mdnrnn, train_vae
-from rnnagents.train.worldmodel.select import choose, save_candidate, score_noises
+from rnnagents.train.worldmodel.select import choose, choose_noise, save_candidate
 from rnnagents.train.worldmodel.watch import film
 from rnnagents.worldmodel import run_files
 from rnnagents.worldmodel.collect import collect, summary_file
@@ -267,9 +267,8 @@ class Pipeline:
         """Promote the round candidate that scores best on the selection tracks."""
         c = self.config
         chosen = choose(self.run_dir, c, self.executor)
-        noise_scores = score_noises(self.run_dir, c, chosen.best, self.executor)
-        noise = max(noise_scores, key=noise_scores.get) if noise_scores else None
-        save_candidate(chosen.best, self.path(SELECT_STAGE), noise)
+        noise = choose_noise(self.run_dir, c, chosen.best, self.executor)
+        save_candidate(chosen.best, self.path(SELECT_STAGE), None if noise is None else noise.best)
         for name in (run_files.MDNRNN, run_files.CONTROLLER):
             self._promote(self.path(SELECT_STAGE) / name, name, c.iterations + 1)
         best, last = chosen.scores[chosen.best.name], chosen.scores[chosen.last.name]
@@ -277,11 +276,12 @@ class Pipeline:
         summary = {"chosen": chosen.best.name, "scores": chosen.scores, "frames": chosen.frames}
         print(f"[select] {chosen.best.name}: {best:.1f} (the last round's C: {last:.1f})")
         if noise is not None:
-            logged["select/action_noise"] = noise
-            summary["action_noise"] = noise
-            summary["noise_scores"] = {str(std): score for std, score in noise_scores.items()}
-            summary["frames"] += len(noise_scores) * c.select_tracks * c.collect_max_steps
-            print(f"[select] action noise {noise} ({noise_scores[noise]:.1f} on fresh tracks)")
+            logged["select/action_noise"] = noise.best
+            summary["action_noise"] = noise.best
+            summary["noise_scores"] = {str(std): score for std, score in noise.scores.items()}
+            summary["frames"] += noise.frames
+            chosen_score = noise.scores[noise.best]
+            print(f"[select] action noise {noise.best} ({chosen_score:.1f} on fresh tracks)")
         self.logger.log(logged, step=self.logger.last_step + 1)
         return summary
 

@@ -162,8 +162,31 @@ def choose(
     when given) and name the best."""
     candidates = shortlist(round_candidates(run_dir, rounds), config.select_candidates)
     scores = score_candidates(run_dir, config, candidates, executor)
-    frames = len(candidates) * config.select_tracks * config.collect_max_steps
-    return Selection.of(candidates, scores, frames)
+    return Selection.of(candidates, scores, _scoring_frames(config, len(candidates)))
+
+
+def _scoring_frames(config: WorldModelConfig, scored: int) -> int:
+    """An upper bound on the real frames of ``scored`` scores on ``select_tracks`` tracks."""
+    return scored * config.select_tracks * config.collect_max_steps
+
+
+@dataclass(frozen=True)
+class NoiseChoice:
+    scores: dict[float, float]  # noise std -> the chosen C's mean real return on the noise tracks
+    best: float
+    frames: int  # an upper bound on the real frames the scoring used
+
+
+def choose_noise(
+    run_dir: Path, config: WorldModelConfig, candidate: Candidate, executor: Executor
+) -> NoiseChoice | None:
+    """The noise std ``candidate`` scores best with on the noise tracks (the first listed on a
+    tie, ``action_noise``); None when ``select_noises`` offers nothing to choose between."""
+    if not config.select_noise_stds():
+        return None
+    scores = score_noises(run_dir, config, candidate, executor)
+    best = max(scores, key=scores.get)
+    return NoiseChoice(scores=scores, best=best, frames=_scoring_frames(config, len(scores)))
 
 
 def save_candidate(candidate: Candidate, folder: Path, action_noise: float | None = None) -> None:
