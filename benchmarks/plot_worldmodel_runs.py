@@ -30,13 +30,14 @@ def labelled(argument: str) -> tuple[str, Path]:
     return label, Path(path)
 
 
-def returns(path: Path) -> list[float]:
-    """The per-track returns of a results file (``eval``; older files call it ``eval_100``)."""
+def evaluation(path: Path) -> dict:
+    """The 100-track evaluation of a results file (``eval``; older files call it ``eval_100``):
+    its ``returns`` per track and the ``action_noise`` they were played with."""
     report = json.loads(path.read_text())
     scored = report.get("eval") or report.get("eval_100")
     if not scored or "returns" not in scored:
         raise SystemExit(f"{path}: no 100-track evaluation ('eval' with 'returns') in it")
-    return [float(value) for value in scored["returns"]]
+    return scored
 
 
 def main() -> None:
@@ -46,7 +47,9 @@ def main() -> None:
     parser.add_argument("--title", default="World Models: returns on the 100 unseen tracks")
     args = parser.parse_args()
     labels = [label for label, _ in args.results]
-    scores = [returns(path) for _, path in args.results]
+    evaluations = [evaluation(path) for _, path in args.results]
+    scores = [[float(value) for value in scored["returns"]] for scored in evaluations]
+    noises = sorted({scored["action_noise"] for scored in evaluations})
     figure, axes = new_axes(max(6.0, 1.1 * len(scores) + 2))
     positions = np.arange(1, len(scores) + 1)
     axes.boxplot(scores, positions=positions, widths=0.5, showfliers=False)
@@ -66,7 +69,8 @@ def main() -> None:
     )
     axes.set_xlim(0.4, len(scores) + 0.9)  # room for the last mean's label
     axes.set_xticks(positions, labels, rotation=20, ha="right", fontsize="small")
-    axes.set(ylabel="return per track (C plus OU noise 0.2)", title=args.title)
+    noise = ", ".join(f"{std:g}" for std in noises)
+    axes.set(ylabel=f"return per track (C plus OU noise {noise})", title=args.title)
     axes.grid(True, axis="y", alpha=0.3)
     axes.legend(fontsize="small", loc="lower left")
     save(figure, args.out)
