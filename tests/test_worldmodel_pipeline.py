@@ -274,6 +274,38 @@ def test_select_chooses_the_noise_with_the_controller_on_fresh_tracks_and_eval_u
     assert told["action_noise"] == 0.3  # an explicit noise still wins
 
 
+def test_watch_films_the_episode_eval_scores_with_the_noise_select_chose(finished_run, tmp_path):
+    from rnnagents.envs.carracing import eval_track_seeds, make_carracing
+    from rnnagents.train.real_game import RealGame
+    from rnnagents.train.worldmodel.watch import UPSCALE, film
+    from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    save_candidate(round_candidates(run)[-1], run, action_noise=0.7)  # as if select chose 0.7
+    steps = 30
+    frames, _ = film(run, 1, max_steps=steps)
+    weights, params = WorldModelWeights.of_run(run), load_controller_params(run)
+    track = eval_track_seeds(1)[0]
+
+    def real_frames(noise):  # the episode scoring plays, C with this noise
+        game = RealGame(ControllerFactory.of(weights, params, noise), make_carracing, steps)
+        env = make_carracing()
+        played = [
+            np.kron(s.frame, np.ones((UPSCALE, UPSCALE, 1), np.uint8))
+            for s in game.episode(env, track)
+        ]
+        env.close()
+        return played
+
+    side = 64 * UPSCALE  # the real panel: the 64x64 observation, upscaled
+    below_caption = [frame[40:side, :side] for frame in frames]
+    scored, alone = real_frames(0.7), real_frames(0.0)
+    assert len(frames) == len(scored) == steps
+    assert all(np.array_equal(f, s[40:]) for f, s in zip(below_caption, scored, strict=True))
+    assert not all(np.array_equal(f, a[40:]) for f, a in zip(below_caption, alone, strict=True))
+
+
 def test_shortlist_keeps_the_best_checks_the_unchecked_and_the_last_in_run_order():
     checks = [5.0, 9.0, None, 1.0, 7.0, 0.0]
     candidates = [Candidate(f"c{i}", Path(), np.zeros(1), c) for i, c in enumerate(checks)]

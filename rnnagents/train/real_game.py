@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from rnnagents.agents.exploration import Policy
 from rnnagents.common.executor import Executor
 from rnnagents.common.files import atomic_file
-from rnnagents.envs.carracing import drive, make_carracing
+from rnnagents.envs.carracing import Step, drive, make_carracing
 
 PolicyFactory = Callable[[np.random.Generator], Policy]
 EnvFactory = Callable[[], gym.Env]
@@ -47,11 +47,15 @@ class RealGame:
         """The total reward of one episode on track ``track_seed``."""
         env = self.make_env()
         try:
-            policy = self.make_policy(np.random.default_rng([POLICY_SEED, track_seed]))
-            steps = drive(env, policy, track_seed, self.max_steps)
-            return float(sum(step.reward for step in steps))
+            return float(sum(step.reward for step in self.episode(env, track_seed)))
         finally:
             env.close()
+
+    def episode(self, env: gym.Env, track_seed: int) -> Iterator[Step]:
+        """The steps of the episode this game scores on ``track_seed``, played in ``env``: a
+        film of it shows the very episode that was scored."""
+        policy = self.make_policy(np.random.default_rng([POLICY_SEED, track_seed]))
+        return drive(env, policy, track_seed, self.max_steps)
 
 
 class ScoreJournal:

@@ -83,3 +83,10 @@ def load_controller_noise(run_dir: str | os.PathLike) -> float | None:
     """The OU noise std the select stage chose with the run's C (None: it chose none)."""
     ckpt = load_checkpoint(Path(run_dir) / CONTROLLER, expected_kind="controller")
     return None if CHOSEN_NOISE not in ckpt else float(ckpt[CHOSEN_NOISE])
+
+
+def scored_action_noise(run_dir: str | os.PathLike) -> float:
+    """The OU noise std C is scored and filmed with: the select stage's choice, else the run's
+    ``action_noise``."""
+    chosen = load_controller_noise(run_dir)
+    return run_config(run_dir).action_noise if chosen is None else chosen

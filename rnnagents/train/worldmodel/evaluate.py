@@ -29,10 +29,10 @@ from rnnagents.train.worldmodel.cmaes import INITIAL_SIGMA, dream_returns
 from rnnagents.worldmodel.dream import BatchedDream
 from rnnagents.worldmodel.policy import ControllerFactory, WorldModelWeights
 from rnnagents.worldmodel.run_files import (
-    load_controller_noise,
     load_controller_params,
     load_dream_parts,
     run_config,
+    scored_action_noise,
 )
 
 
@@ -56,10 +56,7 @@ def evaluate_worldmodel(
     run_dir = Path(run_dir)
     config = run_config(run_dir)
     max_steps = max_steps or config.collect_max_steps
-    noise = action_noise
-    if noise is None:  # the noise the select stage chose with C, else the run's
-        chosen = load_controller_noise(run_dir)
-        noise = config.action_noise if chosen is None else chosen
+    noise = scored_action_noise(run_dir) if action_noise is None else action_noise
     if noise < 0:
         raise ValueError(f"action_noise must be >= 0, got {noise}")
     # The dream score's parts first: a run without them fails before an hour of real episodes.
