@@ -216,7 +216,7 @@ PRESETS: dict[str, WorldModelConfig] = {
     # noise, retraining M on everything and continuing CMA-ES (about 10 min a round); then the
     # select stage scores each round's checked Cs (generations 20 and 40) on 8 more training
     # tracks and keeps the best, and scores that C with OU noise 0.1, 0.2 and 0.3 on 8 more and
-    # keeps the best noise with it. 73-74 min of train time with 2 workers, about 278,000
+    # keeps the best noise with it. 73-75 min of train time with 2 workers, about 278,000
     # collected frames plus at most 56,000 in real checks and 136,000 in selection (469,729 in
     # all). Fresh runs on an AMD EPYC: seed 0 639.1, seed 1 632.5 (their 20-episode default
     # runs 646.4 and 382.2); seed 2 751.3 (its data chose the noise options).

@@ -53,7 +53,7 @@ def film(
     )
     frames = []
     for track in eval_track_seeds(episodes):
-        frames += film_episode(game, track, vae, mdnrnn, params, config)[0]
+        frames += film_episode(game, track, vae, mdnrnn, params, config)
     return frames, FILM_FPS
 
 
@@ -64,8 +64,9 @@ def film_episode(
     mdnrnn: MDNRNN,
     params: np.ndarray,
     config: WorldModelConfig,
-) -> tuple[list[np.ndarray], float]:
-    """(frames, real return) of ``game``'s episode on ``track``, a dream of C beside it."""
+) -> list[np.ndarray]:
+    """The frames of ``game``'s episode on ``track`` (its return so far in the caption), a
+    dream of C beside it."""
     controller = BatchedController(params)
     env = make_carracing()
     frames, total, dream = [], 0.0, None
@@ -93,4 +94,4 @@ def film_episode(
             z, h, _, _ = dream.step(controller.act(z, h))
     finally:
         env.close()
-    return frames, total
+    return frames
